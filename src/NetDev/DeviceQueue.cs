@@ -1,0 +1,227 @@
+namespace NetDev;
+
+/// <summary>
+/// One queue of a device: its frame pool, its counters and its flow-control state. Each queue is
+/// served by one dedicated thread of the host; everything per frame happens on that thread.
+/// </summary>
+/// <remarks>
+/// <para>Drivers use <see cref="Stop"/>/<see cref="Wake"/> (<c>netif_stop_queue</c>/<c>netif_wake_queue</c>)
+/// and the <c>Count*</c> methods. Hosts use <see cref="IsAcceptingFrames"/>, <see cref="Transmit"/> and
+/// <see cref="RetryPending"/>.</para>
+/// <para><b>Invariants.</b> The counters and <c>_pending</c> are written only on the queue's thread
+/// (plain writes, read elsewhere as snapshots); <c>_enabled</c> changes only on the queue's thread, through
+/// <see cref="Hosting.IHostLink.RunOnQueue"/>; <c>_stopped</c> is a volatile flag any thread may set.
+/// While <c>_hasPending</c> is true the framework owns exactly one live frame in <c>_pending</c>.</para>
+/// </remarks>
+public sealed class DeviceQueue
+{
+    private readonly NetDevice _device;
+    private volatile bool _stopped;
+    private bool _enabled;
+    private bool _hasPending;
+    private SkBuff _pending;
+    private long _txPackets;
+    private long _txBytes;
+    private long _txErrors;
+    private long _rxPackets;
+    private long _rxBytes;
+    private long _rxErrors;
+    private long _busyReturns;
+
+    internal DeviceQueue(NetDevice device, int index, SkBuffPool txPool)
+    {
+        _device = device;
+        Index = index;
+        TxPool = txPool;
+    }
+
+    /// <summary>The queue's index, from 0.</summary>
+    public int Index { get; }
+
+    /// <summary>The device the queue belongs to.</summary>
+    public NetDevice Device => _device;
+
+    /// <summary>The pool of frames the system transmits on this queue (the host rents from it).</summary>
+    public SkBuffPool TxPool { get; }
+
+    /// <summary>Whether the driver stopped the queue (<c>netif_queue_stopped</c>).</summary>
+    public bool IsStopped => _stopped;
+
+    /// <summary>Whether the framework holds a frame the driver answered <see cref="TxResult.Busy"/> to.</summary>
+    public bool HasPendingFrame => _hasPending;
+
+    /// <summary>
+    /// Whether the host should read another frame for this queue: the device is open, the queue is not
+    /// stopped and no refused frame is waiting. While false, frames stay queued in the system.
+    /// </summary>
+    public bool IsAcceptingFrames => _enabled && !_stopped && !_hasPending;
+
+    /// <summary>Frames the driver counted as transmitted.</summary>
+    public long TxPackets => Volatile.Read(ref _txPackets);
+
+    /// <summary>Bytes the driver counted as transmitted.</summary>
+    public long TxBytes => Volatile.Read(ref _txBytes);
+
+    /// <summary>Transmit errors the driver counted.</summary>
+    public long TxErrors => Volatile.Read(ref _txErrors);
+
+    /// <summary>Frames counted as received (handed to the system).</summary>
+    public long RxPackets => Volatile.Read(ref _rxPackets);
+
+    /// <summary>Bytes counted as received.</summary>
+    public long RxBytes => Volatile.Read(ref _rxBytes);
+
+    /// <summary>Receive errors counted.</summary>
+    public long RxErrors => Volatile.Read(ref _rxErrors);
+
+    /// <summary>How often the driver answered <see cref="TxResult.Busy"/>.</summary>
+    public long BusyReturns => Volatile.Read(ref _busyReturns);
+
+    /// <summary>Frames dropped on the transmit side (frames from <see cref="TxPool"/>), for any reason.</summary>
+    public long TxDropped => TxPool.TotalDrops;
+
+    /// <summary>
+    /// Stops the queue (<c>netif_stop_queue</c>): no <see cref="IDeviceOperations{TSelf}.StartXmit"/> for it
+    /// until <see cref="Wake"/>; the system keeps the frames meanwhile.
+    /// </summary>
+    public void Stop() => _stopped = true;
+
+    /// <summary>
+    /// Wakes a stopped queue (<c>netif_wake_queue</c>), from any thread: a waiting refused frame is
+    /// retried first, then new frames flow.
+    /// </summary>
+    public void Wake()
+    {
+        if (!_stopped)
+        {
+            return;
+        }
+        _stopped = false;
+        _device.NotifyQueue(Index);
+    }
+
+    /// <summary>Counts one transmitted frame of <paramref name="bytes"/> bytes. Call on the queue's thread.</summary>
+    public void CountTx(int bytes)
+    {
+        _txPackets++;
+        _txBytes += bytes;
+    }
+
+    /// <summary>Counts one transmit error. Call on the queue's thread.</summary>
+    public void CountTxError() => _txErrors++;
+
+    /// <summary>Counts one received frame of <paramref name="bytes"/> bytes. Call on the queue's thread.</summary>
+    public void CountRx(int bytes)
+    {
+        _rxPackets++;
+        _rxBytes += bytes;
+    }
+
+    /// <summary>Counts one receive error. Call on the queue's thread.</summary>
+    public void CountRxError() => _rxErrors++;
+
+    /// <summary>
+    /// Host side: hands a frame the system transmitted on this queue to the driver. Call on the queue's
+    /// thread, only while <see cref="IsAcceptingFrames"/> or for a frame read before it changed.
+    /// Ownership of <paramref name="skb"/> passes to the framework.
+    /// </summary>
+    public void Transmit(SkBuff skb)
+    {
+        if (!_enabled)
+        {
+            skb.Drop(DropReason.DeviceDown);
+            return;
+        }
+        skb.QueueIndex = Index;
+        if (_hasPending || _stopped)
+        {
+            // A frame that was already read when the queue stopped waits its turn rather than being lost.
+            Park(skb);
+            return;
+        }
+        Dispatch(skb);
+    }
+
+    /// <summary>
+    /// Host side: offers the refused frame to the driver again, if there is one and the queue is not
+    /// stopped. Call on the queue's thread when woken or when a retry interval passed.
+    /// </summary>
+    public void RetryPending()
+    {
+        if (!_hasPending || _stopped)
+        {
+            return;
+        }
+        var skb = _pending;
+        _hasPending = false;
+        _pending = default;
+        if (!_enabled)
+        {
+            skb.Drop(DropReason.DeviceDown);
+            return;
+        }
+        Dispatch(skb);
+    }
+
+    /// <summary>Drops the refused frame, if any, for <paramref name="reason"/> (teardown, device down).</summary>
+    public void DropPending(DropReason reason)
+    {
+        if (!_hasPending)
+        {
+            return;
+        }
+        var skb = _pending;
+        _hasPending = false;
+        _pending = default;
+        skb.Drop(reason);
+    }
+
+    internal bool Enabled
+    {
+        get => _enabled;
+        set => _enabled = value;
+    }
+
+    private void Dispatch(SkBuff skb)
+    {
+        TxResult result;
+        try
+        {
+            result = _device.StartXmitCore(skb);
+        }
+        catch (Exception error)
+        {
+            // The driver failed half way: if it still owns a live frame, nobody else will release it.
+            if (skb.IsLive)
+            {
+                skb.Drop(DropReason.TransmitError);
+            }
+            _txErrors++;
+            _device.ReportError(new InvalidOperationException($"StartXmit of {_device.Name} threw on queue {Index}: {error.Message}", error));
+            return;
+        }
+        if (result == TxResult.Busy)
+        {
+            _busyReturns++;
+            if (!skb.IsLive)
+            {
+                _device.ReportError(new InvalidOperationException(
+                    $"StartXmit of {_device.Name} returned Busy for a frame it had already released; Busy leaves the frame with the framework, so the driver must not release it."));
+                return;
+            }
+            Park(skb);
+        }
+    }
+
+    private void Park(SkBuff skb)
+    {
+        if (_hasPending)
+        {
+            // Only one frame waits; a second one means the host read past IsAcceptingFrames.
+            skb.Drop(DropReason.QueueFull);
+            return;
+        }
+        _pending = skb;
+        _hasPending = true;
+    }
+}

@@ -1,0 +1,82 @@
+namespace NetDev.Hosting;
+
+/// <summary>
+/// Where NetDev devices become interfaces: the Linux host makes TAP interfaces in the kernel, a test
+/// host keeps them inside the process. A <see cref="Registration{TDriver}"/> asks its host for one
+/// <see cref="IHostLink"/> per device.
+/// </summary>
+/// <remarks>
+/// The whole contract is this interface, <see cref="IHostLink"/> and <see cref="ILinkEvents"/>, plus the
+/// host-facing members of <see cref="DeviceQueue"/>: a host reads frames the system sends on the device
+/// and hands each to <see cref="DeviceQueue.Transmit"/> on that queue's own thread, and reports
+/// administrative up/down changes to <see cref="ILinkEvents"/>.
+/// </remarks>
+public interface INetDeviceHost
+{
+    /// <summary>A short name for messages, such as <c>linux</c>.</summary>
+    string Name { get; }
+
+    /// <summary>
+    /// Creates the interface <paramref name="request"/> describes, configured but not yet delivering
+    /// frames (that starts with <see cref="IHostLink.Start"/>).
+    /// </summary>
+    /// <exception cref="NetDevException">The system refused; nothing is left behind.</exception>
+    IHostLink CreateLink(LinkRequest request);
+}
+
+/// <summary>What a device asks its host for at registration.</summary>
+/// <param name="NameTemplate">A name, or a template with <c>%d</c> that the system resolves (<c>dummy%d</c>).</param>
+/// <param name="MacAddress">The device's Ethernet address.</param>
+/// <param name="Mtu">The MTU.</param>
+/// <param name="Flags">Flags to set: <see cref="DeviceFlags.NoArp"/>, <see cref="DeviceFlags.Multicast"/>,
+/// <see cref="DeviceFlags.Broadcast"/>, <see cref="DeviceFlags.Promisc"/>, <see cref="DeviceFlags.AllMulti"/>; the others are ignored.</param>
+/// <param name="TxQueueLength">The transmit queue length in frames (<c>txqueuelen</c>).</param>
+/// <param name="QueueCount">How many queues the interface has.</param>
+/// <param name="DriverName">The driver's name, for the system's view of the device.</param>
+public sealed record LinkRequest(
+    string NameTemplate,
+    MacAddress MacAddress,
+    int Mtu,
+    DeviceFlags Flags,
+    int TxQueueLength,
+    int QueueCount,
+    string DriverName);
+
+/// <summary>One interface made by a host. Disposing it removes the interface.</summary>
+public interface IHostLink : IDisposable
+{
+    /// <summary>The interface's name as the system resolved it.</summary>
+    string Name { get; }
+
+    /// <summary>The interface's index.</summary>
+    int IfIndex { get; }
+
+    /// <summary>
+    /// Starts delivering: one dedicated loop per queue hands frames to <paramref name="queues"/>[i],
+    /// and administrative state changes go to <paramref name="events"/>.
+    /// </summary>
+    void Start(IReadOnlyList<DeviceQueue> queues, ILinkEvents events);
+
+    /// <summary>Sets the interface administratively up or down.</summary>
+    /// <exception cref="NetDevException">The system refused.</exception>
+    void SetAdminUp(bool up);
+
+    /// <summary>
+    /// Runs <paramref name="action"/> on queue <paramref name="queue"/>'s thread between frames and waits
+    /// for it; before <see cref="Start"/> or after the loop ended it runs on the caller's thread.
+    /// </summary>
+    void RunOnQueue(int queue, Action action);
+
+    /// <summary>Wakes queue <paramref name="queue"/>'s loop so it looks at its queue's state again.</summary>
+    void NotifyQueue(int queue);
+}
+
+/// <summary>Events a host reports about a link. Called on the host's control thread, one at a time.</summary>
+public interface ILinkEvents
+{
+    /// <summary>The interface was set administratively up or down (by anyone).</summary>
+    void OnAdminStateChanged(bool up);
+
+    /// <summary>A loop of the host failed in a way it could not handle; the link may be degraded.</summary>
+    void OnHostError(Exception error);
+}

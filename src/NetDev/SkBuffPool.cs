@@ -1,0 +1,274 @@
+using System.Diagnostics;
+
+namespace NetDev;
+
+/// <summary>
+/// A pool of <see cref="SkBuff"/> buffers: in steady state renting and releasing a frame allocates nothing.
+/// </summary>
+/// <remarks>
+/// <para>
+/// A pool is meant to belong to one queue and to be used by that queue's thread: after
+/// <see cref="BindToCurrentThread"/>, renting and releasing on that thread take no lock and no atomic
+/// operation. Frames may still be released (and rented) on other threads; those take a lock, which is
+/// the price of handing a frame across threads, not of the packet path.
+/// </para>
+/// <para>
+/// The pool counts releases per <see cref="DropReason"/> and knows every buffer it handed out, so
+/// <see cref="CheckLeaks"/> can tell how many were never released. Set
+/// <see cref="CaptureAllocationStacks"/> (or the environment variable <c>NETDEV_SKB_DEBUG=1</c>) to also
+/// record where each leaked buffer was rented.
+/// </para>
+/// <para><b>Invariants.</b> A storage slot is in exactly one place: the owner's free stack, the shared
+/// return stack, or out with exactly one live handle (<c>Live == true</c>). Counters in
+/// <c>_ownerCounts</c> are written only by the owner thread; <c>_foreignCounts</c> only with
+/// <see cref="Interlocked"/>.</para>
+/// </remarks>
+public sealed class SkBuffPool
+{
+    /// <summary>Default headroom reserved in every rented buffer: room for a virtio-net header and a
+    /// tunnel's outer Ethernet, IP and UDP headers in front of a frame without copying.</summary>
+    public const int DefaultHeadroom = 128;
+
+    /// <summary>Default buffer size: headroom plus a 1500-byte MTU frame with Ethernet and VLAN headers, rounded up.</summary>
+    public const int DefaultBufferSize = 2048;
+
+    private static readonly int CountSlots = Enum.GetValues<DropReason>().Length + 1; // [0] counts Consume
+
+    private readonly Stack<SkBuffSlot> _free = new();
+    private readonly Stack<SkBuffSlot> _returned = new();
+    private readonly List<SkBuffSlot> _all = [];
+    private readonly long[] _ownerCounts = new long[CountSlots];
+    private readonly long[] _foreignCounts = new long[CountSlots];
+    private int _returnedCount;
+    private int _ownerThreadId;
+    private int _bufferSize;
+
+    /// <summary>Creates an empty pool; buffers are allocated as they are first needed.</summary>
+    /// <param name="bufferSize">Bytes per buffer, headroom included.</param>
+    /// <param name="headroom">Headroom reserved in each rented buffer.</param>
+    /// <param name="name">A name for messages, such as <c>dummy0 tx0</c>.</param>
+    public SkBuffPool(int bufferSize = DefaultBufferSize, int headroom = DefaultHeadroom, string? name = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(headroom);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(bufferSize, headroom);
+        _bufferSize = bufferSize;
+        Headroom = headroom;
+        Name = name ?? "SkBuffPool";
+    }
+
+    /// <summary>
+    /// Whether new rentals record their stack, so a leak report can say where leaked frames came from.
+    /// Costly; for debugging. Defaults to on when the environment variable <c>NETDEV_SKB_DEBUG</c> is <c>1</c>.
+    /// </summary>
+    public static bool CaptureAllocationStacks { get; set; } = Environment.GetEnvironmentVariable("NETDEV_SKB_DEBUG") == "1";
+
+    /// <summary>The pool's name, used in messages.</summary>
+    public string Name { get; }
+
+    /// <summary>Headroom reserved in each rented buffer.</summary>
+    public int Headroom { get; }
+
+    /// <summary>
+    /// Bytes per buffer, headroom included. Raising it (for a larger MTU) makes buffers that are too
+    /// small grow when they are next rented; it is not a per-frame cost.
+    /// </summary>
+    public int BufferSize
+    {
+        get => Volatile.Read(ref _bufferSize);
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(value, Headroom);
+            Volatile.Write(ref _bufferSize, value);
+        }
+    }
+
+    /// <summary>How many buffers the pool has allocated in all.</summary>
+    public int Allocated
+    {
+        get
+        {
+            lock (_all)
+            {
+                return _all.Count;
+            }
+        }
+    }
+
+    /// <summary>How many rented buffers are not yet released.</summary>
+    public int Outstanding
+    {
+        get
+        {
+            lock (_all)
+            {
+                return _all.Count(slot => slot.Live);
+            }
+        }
+    }
+
+    /// <summary>Makes the calling thread the pool's owner: its rentals and releases take no lock.</summary>
+    public void BindToCurrentThread() => Volatile.Write(ref _ownerThreadId, Environment.CurrentManagedThreadId);
+
+    /// <summary>Rents an empty buffer of <see cref="BufferSize"/> bytes with <see cref="Headroom"/> reserved.</summary>
+    public SkBuff Rent() => Rent(BufferSize);
+
+    /// <summary>Rents an empty buffer of at least <paramref name="capacity"/> bytes with <see cref="Headroom"/> reserved.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="capacity"/> is not more than the headroom.</exception>
+    public SkBuff Rent(int capacity)
+    {
+        if (capacity <= Headroom)
+        {
+            throw new ArgumentOutOfRangeException(nameof(capacity), capacity, $"The capacity must exceed the pool's headroom of {Headroom} bytes.");
+        }
+        var slot = IsOwnerThread ? TakeAsOwner() : TakeAsForeign();
+        slot ??= Allocate(Math.Max(capacity, BufferSize));
+        if (slot.Memory.Length < capacity)
+        {
+            slot.Memory = GC.AllocateUninitializedArray<byte>(Math.Max(capacity, BufferSize), pinned: true);
+        }
+        slot.Data = Headroom;
+        slot.Tail = Headroom;
+        slot.Protocol = 0;
+        slot.QueueIndex = 0;
+        slot.TxTimestamp = 0;
+        slot.Live = true;
+        slot.AllocationStack = CaptureAllocationStacks ? new StackTrace(1, fNeedFileInfo: true).ToString() : null;
+        return new SkBuff(slot);
+    }
+
+    /// <summary>
+    /// Gives back a buffer that was rented but never carried a frame (for example a host's read that
+    /// found nothing), without counting it as consumed or dropped.
+    /// </summary>
+    /// <exception cref="SkBuffMisuseException">The buffer was already released.</exception>
+    /// <exception cref="ArgumentException">The buffer belongs to another pool.</exception>
+    public void Return(SkBuff skb)
+    {
+        if (skb.Slot is { } slot && !ReferenceEquals(slot.Pool, this))
+        {
+            throw new ArgumentException($"This SkBuff belongs to pool '{slot.Pool.Name}', not '{Name}'.", nameof(skb));
+        }
+        skb.ReturnUnused();
+    }
+
+    /// <summary>How many frames from this pool were dropped for <paramref name="reason"/>.</summary>
+    public long DropCount(DropReason reason) => ReadCount((int)reason + 1);
+
+    /// <summary>How many frames from this pool were dropped, for any reason.</summary>
+    public long TotalDrops
+    {
+        get
+        {
+            long total = 0;
+            for (var i = 1; i < CountSlots; i++)
+            {
+                total += ReadCount(i);
+            }
+            return total;
+        }
+    }
+
+    /// <summary>How many frames from this pool were consumed (released as delivered).</summary>
+    public long ConsumedCount => ReadCount(0);
+
+    /// <summary>
+    /// Reports the buffers rented from this pool and never released. Call it once nothing should hold a
+    /// frame any more (a device's teardown does).
+    /// </summary>
+    public SkBuffLeakReport CheckLeaks()
+    {
+        lock (_all)
+        {
+            var leaked = _all.Where(slot => slot.Live).ToList();
+            var stacks = leaked.Select(slot => slot.AllocationStack).OfType<string>().ToList();
+            return new SkBuffLeakReport(Name, leaked.Count, stacks);
+        }
+    }
+
+    internal void Recycle(SkBuffSlot slot, bool consumed, DropReason reason, bool count = true)
+    {
+        slot.Live = false;
+        slot.AllocationStack = null;
+        var index = consumed ? 0 : (int)reason + 1;
+        if (IsOwnerThread)
+        {
+            if (count)
+            {
+                _ownerCounts[index]++;
+            }
+            _free.Push(slot);
+            return;
+        }
+        if (count)
+        {
+            Interlocked.Increment(ref _foreignCounts[index]);
+        }
+        lock (_returned)
+        {
+            _returned.Push(slot);
+            _returnedCount = _returned.Count;
+        }
+    }
+
+    private bool IsOwnerThread => Volatile.Read(ref _ownerThreadId) == Environment.CurrentManagedThreadId;
+
+    private SkBuffSlot? TakeAsOwner()
+    {
+        if (_free.Count == 0 && Volatile.Read(ref _returnedCount) > 0)
+        {
+            lock (_returned)
+            {
+                while (_returned.Count > 0)
+                {
+                    _free.Push(_returned.Pop());
+                }
+                _returnedCount = 0;
+            }
+        }
+        return _free.Count > 0 ? _free.Pop() : null;
+    }
+
+    private SkBuffSlot? TakeAsForeign()
+    {
+        lock (_returned)
+        {
+            if (_returned.Count == 0)
+            {
+                return null;
+            }
+            var slot = _returned.Pop();
+            _returnedCount = _returned.Count;
+            return slot;
+        }
+    }
+
+    private SkBuffSlot Allocate(int size)
+    {
+        var slot = new SkBuffSlot(this, GC.AllocateUninitializedArray<byte>(size, pinned: true));
+        lock (_all)
+        {
+            _all.Add(slot);
+        }
+        return slot;
+    }
+
+    private long ReadCount(int index) => Volatile.Read(ref _ownerCounts[index]) + Interlocked.Read(ref _foreignCounts[index]);
+}
+
+/// <summary>What <see cref="SkBuffPool.CheckLeaks"/> found: buffers rented and never released.</summary>
+/// <param name="PoolName">The pool that was checked.</param>
+/// <param name="LeakedCount">How many buffers are still out.</param>
+/// <param name="AllocationStacks">Where they were rented, when <see cref="SkBuffPool.CaptureAllocationStacks"/> was on.</param>
+public sealed record SkBuffLeakReport(string PoolName, int LeakedCount, IReadOnlyList<string> AllocationStacks)
+{
+    /// <summary>Whether nothing leaked.</summary>
+    public bool IsClean => LeakedCount == 0;
+
+    /// <inheritdoc/>
+    public override string ToString() => IsClean
+        ? $"{PoolName}: no SkBuff leaked"
+        : $"{PoolName}: {LeakedCount} SkBuff(s) never released (Consume or Drop)" +
+          (AllocationStacks.Count > 0
+              ? "; rented at:" + Environment.NewLine + string.Join(Environment.NewLine + "---" + Environment.NewLine, AllocationStacks)
+              : "; set NETDEV_SKB_DEBUG=1 to see where they were rented");
+}
