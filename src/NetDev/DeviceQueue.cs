@@ -28,11 +28,12 @@ public sealed class DeviceQueue
     private long _rxErrors;
     private long _busyReturns;
 
-    internal DeviceQueue(NetDevice device, int index, SkBuffPool txPool)
+    internal DeviceQueue(NetDevice device, int index)
     {
         _device = device;
         Index = index;
-        TxPool = txPool;
+        TxPool = new SkBuffPool(SkBuffPool.DefaultBufferSize, SkBuffPool.DefaultHeadroom, $"tx queue {index}");
+        RxPool = new SkBuffPool(SkBuffPool.DefaultBufferSize, SkBuffPool.DefaultHeadroom, $"rx queue {index}");
     }
 
     /// <summary>The queue's index, from 0.</summary>
@@ -43,6 +44,13 @@ public sealed class DeviceQueue
 
     /// <summary>The pool of frames the system transmits on this queue (the host rents from it).</summary>
     public SkBuffPool TxPool { get; }
+
+    /// <summary>
+    /// The pool of frames the driver receives into, for handing to the system with
+    /// <see cref="NetDevice.NetifRx"/>. Bind it to the driver's receiving thread
+    /// (<see cref="SkBuffPool.BindToCurrentThread"/>) to make renting lock-free.
+    /// </summary>
+    public SkBuffPool RxPool { get; }
 
     /// <summary>Whether the driver stopped the queue (<c>netif_queue_stopped</c>).</summary>
     public bool IsStopped => _stopped;
@@ -80,6 +88,9 @@ public sealed class DeviceQueue
     /// <summary>Frames dropped on the transmit side (frames from <see cref="TxPool"/>), for any reason.</summary>
     public long TxDropped => TxPool.TotalDrops;
 
+    /// <summary>Frames dropped on the receive side (frames from <see cref="RxPool"/>), for any reason.</summary>
+    public long RxDropped => RxPool.TotalDrops;
+
     /// <summary>
     /// Stops the queue (<c>netif_stop_queue</c>): no <see cref="IDeviceOperations{TSelf}.StartXmit"/> for it
     /// until <see cref="Wake"/>; the system keeps the frames meanwhile.
@@ -110,7 +121,10 @@ public sealed class DeviceQueue
     /// <summary>Counts one transmit error. Call on the queue's thread.</summary>
     public void CountTxError() => _txErrors++;
 
-    /// <summary>Counts one received frame of <paramref name="bytes"/> bytes. Call on the queue's thread.</summary>
+    /// <summary>
+    /// Counts one received frame of <paramref name="bytes"/> bytes. <see cref="NetDevice.NetifRx"/> counts
+    /// for you; receive counters of a queue must be written by one thread at a time.
+    /// </summary>
     public void CountRx(int bytes)
     {
         _rxPackets++;

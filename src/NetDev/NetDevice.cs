@@ -52,7 +52,7 @@ public abstract class NetDevice : ILinkEvents
         _queues = new DeviceQueue[queueCount];
         for (var i = 0; i < queueCount; i++)
         {
-            _queues[i] = new DeviceQueue(this, i, new SkBuffPool(SkBuffPool.DefaultBufferSize, SkBuffPool.DefaultHeadroom, $"tx queue {i}"));
+            _queues[i] = new DeviceQueue(this, i);
         }
     }
 
@@ -186,10 +186,51 @@ public abstract class NetDevice : ILinkEvents
     /// <summary>Wakes transmit queue <paramref name="queue"/> (<c>netif_wake_subqueue</c>).</summary>
     public void WakeQueue(int queue) => _queues[queue].Wake();
 
+    /// <summary>
+    /// Takes an empty frame for receiving on <paramref name="queue"/> (<c>netdev_alloc_skb</c>): room for
+    /// an MTU-sized frame with its link header, headroom reserved, <see cref="SkBuff.QueueIndex"/> set.
+    /// </summary>
+    public SkBuff AllocSkb(int queue = 0)
+    {
+        var skb = _queues[queue].RxPool.Rent(SkBuffPool.DefaultHeadroom + _mtu + LinkOverhead);
+        skb.QueueIndex = queue;
+        return skb;
+    }
+
+    /// <summary>
+    /// Hands a received frame to the system's stack on its <see cref="SkBuff.QueueIndex"/> queue
+    /// (<c>netif_rx</c>). Ownership passes to the framework, which counts the frame and releases it:
+    /// consumed when delivered, dropped with a reason when not (device down, queue full).
+    /// </summary>
+    /// <returns>Whether the system took the frame.</returns>
+    public bool NetifRx(SkBuff skb)
+    {
+        var queueIndex = skb.QueueIndex;
+        if ((uint)queueIndex >= (uint)_queues.Length)
+        {
+            skb.Drop(DropReason.NotSpecified);
+            throw new ArgumentOutOfRangeException(nameof(skb), queueIndex, $"{Name} has {_queues.Length} queues; the frame's QueueIndex is {queueIndex}.");
+        }
+        if (_link is not { } link || !Volatile.Read(ref _up))
+        {
+            skb.Drop(DropReason.DeviceDown);
+            return false;
+        }
+        var length = skb.Length;
+        if (link.DeliverToSystem(queueIndex, skb) is { } reason)
+        {
+            skb.Drop(reason);
+            return false;
+        }
+        _queues[queueIndex].CountRx(length);
+        skb.Consume();
+        return true;
+    }
+
     /// <summary>The device's counters, added up over its queues now.</summary>
     public DeviceStats GetStats()
     {
-        long txPackets = 0, txBytes = 0, rxPackets = 0, rxBytes = 0, txDropped = 0, txErrors = 0, rxErrors = 0;
+        long txPackets = 0, txBytes = 0, rxPackets = 0, rxBytes = 0, txDropped = 0, rxDropped = 0, txErrors = 0, rxErrors = 0;
         foreach (var queue in _queues)
         {
             txPackets += queue.TxPackets;
@@ -197,10 +238,11 @@ public abstract class NetDevice : ILinkEvents
             rxPackets += queue.RxPackets;
             rxBytes += queue.RxBytes;
             txDropped += queue.TxDropped;
+            rxDropped += queue.RxDropped;
             txErrors += queue.TxErrors;
             rxErrors += queue.RxErrors;
         }
-        return new DeviceStats(txPackets, txBytes, rxPackets, rxBytes, txDropped, 0, txErrors, rxErrors);
+        return new DeviceStats(txPackets, txBytes, rxPackets, rxBytes, txDropped, rxDropped, txErrors, rxErrors);
     }
 
     /// <summary>

@@ -67,6 +67,13 @@ public interface IHostLink : IDisposable
     /// </summary>
     void RunOnQueue(int queue, Action action);
 
+    /// <summary>
+    /// Hands a received frame to the system's stack on queue <paramref name="queue"/>. The caller keeps
+    /// ownership and releases the frame afterwards; may be called from any thread.
+    /// </summary>
+    /// <returns><see langword="null"/> when the system took the frame, otherwise why it did not.</returns>
+    DropReason? DeliverToSystem(int queue, SkBuff skb);
+
     /// <summary>Wakes queue <paramref name="queue"/>'s loop so it looks at its queue's state again.</summary>
     void NotifyQueue(int queue);
 }
