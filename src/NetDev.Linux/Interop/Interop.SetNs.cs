@@ -1,0 +1,11 @@
+using System.Runtime.InteropServices;
+
+namespace NetDev.Linux;
+
+internal static partial class Interop
+{
+    internal const int CLONE_NEWNET = 0x40000000;
+
+    [LibraryImport(Libraries.Libc, EntryPoint = "setns", SetLastError = true)]
+    internal static partial int SetNs(int fd, int namespaceType);
+}

@@ -1,0 +1,45 @@
+using NetDev.Hosting;
+using NetDev.Linux.Tap;
+
+namespace NetDev.Linux;
+
+/// <summary>Options of the <see cref="LinuxHost"/>.</summary>
+public sealed record LinuxHostOptions
+{
+    /// <summary>
+    /// The named network namespace (as under <c>/run/netns</c>, what <c>ip netns add</c> makes) to create
+    /// interfaces in; <see langword="null"/> for the namespace of the calling process.
+    /// </summary>
+    public string? NetworkNamespace { get; init; }
+}
+
+/// <summary>
+/// The Linux host: every device is a TAP interface made through <c>/dev/net/tun</c>
+/// (IFF_TAP | IFF_NO_PI, IFF_MULTI_QUEUE with one descriptor per queue), configured over rtnetlink,
+/// with one dedicated thread per queue and one that hears link changes. Needs root or CAP_NET_ADMIN.
+/// </summary>
+/// <example>
+/// <code>
+/// using var registration = new Registration&lt;MyDriver&gt;(new LinuxHost(), 1, 1, new MyDriver());
+/// registration.Register();
+/// registration.Device.BringUp();
+/// </code>
+/// </example>
+public sealed class LinuxHost : INetDeviceHost
+{
+    /// <summary>Creates a host with <paramref name="options"/> (defaults when omitted).</summary>
+    public LinuxHost(LinuxHostOptions? options = null) => Options = options ?? new LinuxHostOptions();
+
+    /// <summary>The host's options.</summary>
+    public LinuxHostOptions Options { get; }
+
+    /// <inheritdoc/>
+    public string Name => Options.NetworkNamespace is { } ns ? $"linux (netns {ns})" : "linux";
+
+    /// <inheritdoc/>
+    public IHostLink CreateLink(LinkRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return TapLink.Create(Options.NetworkNamespace, request);
+    }
+}

@@ -1,0 +1,272 @@
+using System.Buffers.Binary;
+using NetDev.Hosting;
+
+namespace NetDev.Linux.Loop;
+
+/// <summary>
+/// The dedicated thread of one TAP queue: waits in <c>poll</c> for frames the kernel transmits on the
+/// queue and for wake-ups, reads frames straight into pooled buffers and hands them to the queue.
+/// </summary>
+/// <remarks>
+/// <para>The loop reads only while <see cref="DeviceQueue.IsAcceptingFrames"/>: while the device is down,
+/// the queue stopped or a refused frame waits, frames stay in the kernel's queue, which backs up and
+/// counts its own drops. Control actions (<see cref="Run"/>) run on this thread between batches, so
+/// per-queue state needs no lock.</para>
+/// <para><b>Invariants.</b> From the start of <see cref="Loop"/> to its end the loop holds a reference
+/// on the TAP and wake descriptors (<see cref="System.Runtime.InteropServices.SafeHandle.DangerousAddRef"/>),
+/// so the raw values it polls and reads stay open even if the link is disposed meanwhile. After
+/// <c>_ended</c> is set (under <c>_controlLock</c>) no request is queued any more; queued requests
+/// are always run, by the loop or, after its end, inline by the requester.</para>
+/// </remarks>
+internal sealed class QueueLoop : IDisposable
+{
+    private const int Budget = 64;
+    private const int RetryIntervalMilliseconds = 1;
+
+    private readonly DeviceQueue _queue;
+    private readonly SafeFileDescriptor _tap;
+    private readonly WakeSignal _wake;
+    private readonly ILinkEvents _events;
+    private readonly string _device;
+    private readonly object _controlLock = new();
+    private readonly Queue<ControlRequest> _requests = new();
+    private Thread? _thread;
+    private volatile bool _stopping;
+    private bool _ended;
+
+    internal QueueLoop(DeviceQueue queue, SafeFileDescriptor tap, WakeSignal wake, ILinkEvents events, string device)
+    {
+        _queue = queue;
+        _tap = tap;
+        _wake = wake;
+        _events = events;
+        _device = device;
+    }
+
+    internal void Start()
+    {
+        var thread = new Thread(Loop)
+        {
+            IsBackground = true,
+            Name = $"netdev {_device} q{_queue.Index}",
+        };
+        lock (_controlLock)
+        {
+            _thread = thread;
+        }
+        thread.Start();
+    }
+
+    /// <summary>Runs <paramref name="action"/> on the loop's thread and waits; inline when the loop is not running.</summary>
+    internal void Run(Action action)
+    {
+        ControlRequest? request = null;
+        lock (_controlLock)
+        {
+            if (_thread is not null && !_ended && Thread.CurrentThread != _thread)
+            {
+                request = new ControlRequest(action);
+                _requests.Enqueue(request);
+            }
+        }
+        if (request is null)
+        {
+            action();
+            return;
+        }
+        _wake.Signal();
+        request.Wait();
+    }
+
+    internal void Notify() => _wake.Signal();
+
+    /// <summary>Ends the loop and waits for its thread (unless called from it).</summary>
+    public void Dispose()
+    {
+        _stopping = true;
+        _wake.Signal();
+        var thread = _thread;
+        if (thread is not null && thread != Thread.CurrentThread)
+        {
+            thread.Join();
+        }
+    }
+
+    private unsafe void Loop()
+    {
+        var pool = _queue.TxPool;
+        pool.BindToCurrentThread();
+        bool tapReferenced = false, wakeReferenced = false;
+        var spare = default(SkBuff);
+        var hasSpare = false;
+        try
+        {
+            _tap.DangerousAddRef(ref tapReferenced);
+            _wake.Descriptor.DangerousAddRef(ref wakeReferenced);
+            var tapFd = _tap.Fd;
+            var wakeFd = _wake.Descriptor.Fd;
+            var tapUsable = true;
+            var fds = stackalloc Interop.PollFd[2];
+            while (true)
+            {
+                RunRequests();
+                if (_stopping)
+                {
+                    break;
+                }
+                _queue.RetryPending();
+                var reading = tapUsable && _queue.IsAcceptingFrames;
+                var retrying = _queue.HasPendingFrame && !_queue.IsStopped;
+                fds[0] = new Interop.PollFd { Fd = tapFd, Events = reading ? Interop.POLLIN : (short)0 };
+                fds[1] = new Interop.PollFd { Fd = wakeFd, Events = Interop.POLLIN };
+                // SAFETY: fds points at two PollFd on this stack frame; poll reads and writes exactly those two.
+                if (Interop.Poll(fds, 2, retrying ? RetryIntervalMilliseconds : -1) < 0)
+                {
+                    if (Interop.Errors.LastErrno == Interop.Errno.EINTR)
+                    {
+                        continue;
+                    }
+                    throw Interop.Errors.LastException("poll", _device);
+                }
+                if ((fds[1].ReturnedEvents & Interop.POLLIN) != 0)
+                {
+                    _wake.Clear(wakeFd);
+                }
+                if (tapUsable && (fds[0].ReturnedEvents & (Interop.POLLERR | Interop.POLLHUP | Interop.POLLNVAL)) != 0)
+                {
+                    tapUsable = false;
+                    _events.OnHostError(new NetDevException(ErrnoNames.EIO, $"poll TAP queue {_queue.Index}", _device,
+                        "the TAP queue reports an error; was the interface deleted?"));
+                    continue;
+                }
+                if (reading && (fds[0].ReturnedEvents & Interop.POLLIN) != 0)
+                {
+                    tapUsable = ReadBatch(tapFd, pool, ref spare, ref hasSpare);
+                }
+            }
+        }
+        catch (Exception error)
+        {
+            _events.OnHostError(error);
+        }
+        finally
+        {
+            if (hasSpare)
+            {
+                pool.Return(spare);
+            }
+            EndRequests();
+            if (wakeReferenced)
+            {
+                _wake.Descriptor.DangerousRelease();
+            }
+            if (tapReferenced)
+            {
+                _tap.DangerousRelease();
+            }
+        }
+    }
+
+    /// <summary>Reads up to <see cref="Budget"/> frames; returns false when the queue's descriptor failed for good.</summary>
+    private unsafe bool ReadBatch(int tapFd, SkBuffPool pool, ref SkBuff spare, ref bool hasSpare)
+    {
+        for (var i = 0; i < Budget && _queue.IsAcceptingFrames; i++)
+        {
+            if (!hasSpare)
+            {
+                spare = pool.Rent();
+                hasSpare = true;
+            }
+            var room = spare.TailroomSpan;
+            nint read;
+            // SAFETY: room lies in the pinned buffer of a live SkBuff this loop owns; read writes at most room.Length bytes.
+            fixed (byte* buffer = room)
+            {
+                read = Interop.Read(tapFd, buffer, (nuint)room.Length);
+            }
+            if (read < 0)
+            {
+                var errno = Interop.Errors.LastErrno;
+                switch (errno)
+                {
+                    case Interop.Errno.EAGAIN:
+                        return true;
+                    case Interop.Errno.EINTR:
+                        continue;
+                    case Interop.Errno.EBADFD or Interop.Errno.EIO:
+                        _events.OnHostError(Interop.Errors.Exception(errno, $"read TAP queue {_queue.Index}", _device));
+                        return false;
+                    default:
+                        throw Interop.Errors.Exception(errno, $"read TAP queue {_queue.Index}", _device);
+                }
+            }
+            var frame = spare;
+            hasSpare = false;
+            frame.Put((int)read);
+            if (read >= NetDevice.EthernetHeaderLength)
+            {
+                frame.Protocol = BinaryPrimitives.ReadUInt16BigEndian(frame.Data[12..]);
+            }
+            _queue.Transmit(frame);
+        }
+        return true;
+    }
+
+    private void RunRequests()
+    {
+        while (true)
+        {
+            ControlRequest request;
+            lock (_controlLock)
+            {
+                if (!_requests.TryDequeue(out request!))
+                {
+                    return;
+                }
+            }
+            request.Execute();
+        }
+    }
+
+    private void EndRequests()
+    {
+        lock (_controlLock)
+        {
+            _ended = true;
+        }
+        RunRequests();
+    }
+
+    /// <summary>An action to run on the loop's thread, and the caller waiting for it.</summary>
+    private sealed class ControlRequest(Action action)
+    {
+        private readonly ManualResetEventSlim _done = new();
+        private Exception? _error;
+
+        internal void Execute()
+        {
+            try
+            {
+                action();
+            }
+            catch (Exception error)
+            {
+                _error = error;
+            }
+            finally
+            {
+                _done.Set();
+            }
+        }
+
+        internal void Wait()
+        {
+            _done.Wait();
+            _done.Dispose();
+            if (_error is not null)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(_error);
+            }
+        }
+    }
+}

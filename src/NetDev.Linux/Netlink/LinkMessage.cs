@@ -1,0 +1,82 @@
+using System.Buffers.Binary;
+using System.Text;
+
+namespace NetDev.Linux.Netlink;
+
+/// <summary>What an RTM_NEWLINK message (an answer or a notification) says about one interface.</summary>
+internal sealed record LinkMessage(
+    int IfIndex,
+    string? Name,
+    uint Flags,
+    int? Mtu,
+    MacAddress? MacAddress,
+    int? TxQueueLength,
+    string? Alias,
+    int? NumTxQueues,
+    bool? Carrier)
+{
+    internal bool IsUp => (Flags & (uint)DeviceFlags.Up) != 0;
+
+    /// <summary>Parses the payload of an RTM_NEWLINK/RTM_DELLINK message (after the nlmsghdr).</summary>
+    internal static LinkMessage Parse(ReadOnlySpan<byte> payload)
+    {
+        if (payload.Length < Rtnl.IfInfoMsgLength)
+        {
+            throw new InvalidDataException($"A link message of {payload.Length} bytes is shorter than struct ifinfomsg.");
+        }
+        var index = BinaryPrimitives.ReadInt32LittleEndian(payload[4..]);
+        var flags = BinaryPrimitives.ReadUInt32LittleEndian(payload[8..]);
+        string? name = null, alias = null;
+        int? mtu = null, txqlen = null, numTx = null;
+        MacAddress? mac = null;
+        bool? carrier = null;
+        var attributes = payload[Rtnl.IfInfoMsgLength..];
+        while (attributes.Length >= Rtnl.AttributeHeaderLength)
+        {
+            var length = BinaryPrimitives.ReadUInt16LittleEndian(attributes);
+            var type = (ushort)(BinaryPrimitives.ReadUInt16LittleEndian(attributes[2..]) & 0x3FFF);
+            if (length < Rtnl.AttributeHeaderLength || length > attributes.Length)
+            {
+                break;
+            }
+            var value = attributes[Rtnl.AttributeHeaderLength..length];
+            switch (type)
+            {
+                case Rtnl.IFLA_IFNAME:
+                    name = CString(value);
+                    break;
+                case Rtnl.IFLA_IFALIAS:
+                    alias = CString(value);
+                    break;
+                case Rtnl.IFLA_MTU when value.Length >= 4:
+                    mtu = BinaryPrimitives.ReadInt32LittleEndian(value);
+                    break;
+                case Rtnl.IFLA_TXQLEN when value.Length >= 4:
+                    txqlen = BinaryPrimitives.ReadInt32LittleEndian(value);
+                    break;
+                case Rtnl.IFLA_NUM_TX_QUEUES when value.Length >= 4:
+                    numTx = BinaryPrimitives.ReadInt32LittleEndian(value);
+                    break;
+                case Rtnl.IFLA_ADDRESS when value.Length == NetDev.MacAddress.Length:
+                    mac = NetDev.MacAddress.FromBytes(value);
+                    break;
+                case Rtnl.IFLA_CARRIER when value.Length >= 1:
+                    carrier = value[0] != 0;
+                    break;
+            }
+            var step = Rtnl.Align(length);
+            if (step >= attributes.Length)
+            {
+                break;
+            }
+            attributes = attributes[step..];
+        }
+        return new LinkMessage(index, name, flags, mtu, mac, txqlen, alias, numTx, carrier);
+    }
+
+    private static string CString(ReadOnlySpan<byte> value)
+    {
+        var end = value.IndexOf((byte)0);
+        return Encoding.UTF8.GetString(end < 0 ? value : value[..end]);
+    }
+}

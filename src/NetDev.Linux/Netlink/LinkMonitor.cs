@@ -1,0 +1,146 @@
+using NetDev.Hosting;
+using NetDev.Linux.Loop;
+
+namespace NetDev.Linux.Netlink;
+
+/// <summary>
+/// Hears what anyone does to one interface, from rtnetlink RTM_NEWLINK notifications (no polling), and
+/// reports administrative up/down changes on its own thread. When the kernel says notifications were
+/// lost (ENOBUFS), it asks for the interface's current state instead of missing a change.
+/// </summary>
+/// <remarks><b>Invariants.</b> <c>_lastUp</c> is the last administrative state reported, touched only by
+/// the monitor thread after <see cref="Start"/>; events are delivered one at a time from that thread.</remarks>
+internal sealed class LinkMonitor : IDisposable
+{
+    private readonly RtNetlinkSocket _notifications;
+    private readonly RtNetlinkSocket _requests;
+    private readonly WakeSignal _wake;
+    private readonly int _ifIndex;
+    private readonly string _device;
+    private ILinkEvents? _events;
+    private Thread? _thread;
+    private volatile bool _stopping;
+    private bool _lastUp;
+
+    internal LinkMonitor(RtNetlinkSocket notifications, RtNetlinkSocket requests, int ifIndex, string device)
+    {
+        _notifications = notifications;
+        _requests = requests;
+        _ifIndex = ifIndex;
+        _device = device;
+        _wake = new WakeSignal(device);
+    }
+
+    internal void Start(ILinkEvents events, bool initiallyUp)
+    {
+        _events = events;
+        _lastUp = initiallyUp;
+        _thread = new Thread(Run) { IsBackground = true, Name = $"netdev {_device} events" };
+        _thread.Start();
+        // Anything that happened between creation and now is caught up with.
+        _wake.Signal();
+    }
+
+    public void Dispose()
+    {
+        _stopping = true;
+        _wake.Signal();
+        if (_thread is { } thread && thread != Thread.CurrentThread)
+        {
+            thread.Join();
+        }
+        _wake.Dispose();
+        _notifications.Dispose();
+    }
+
+    private unsafe void Run()
+    {
+        bool socketReferenced = false, wakeReferenced = false;
+        try
+        {
+            _notifications.Descriptor.DangerousAddRef(ref socketReferenced);
+            _wake.Descriptor.DangerousAddRef(ref wakeReferenced);
+            var fds = stackalloc Interop.PollFd[2];
+            var resync = true;
+            while (!_stopping)
+            {
+                if (resync)
+                {
+                    resync = false;
+                    Report(_requests.GetLink(_ifIndex, _device));
+                }
+                fds[0] = new Interop.PollFd { Fd = _notifications.Descriptor.Fd, Events = Interop.POLLIN };
+                fds[1] = new Interop.PollFd { Fd = _wake.Descriptor.Fd, Events = Interop.POLLIN };
+                // SAFETY: fds points at two PollFd on this stack frame; poll reads and writes exactly those two.
+                if (Interop.Poll(fds, 2, -1) < 0)
+                {
+                    if (Interop.Errors.LastErrno == Interop.Errno.EINTR)
+                    {
+                        continue;
+                    }
+                    throw Interop.Errors.LastException("poll", _device);
+                }
+                if ((fds[1].ReturnedEvents & Interop.POLLIN) != 0)
+                {
+                    _wake.Clear(_wake.Descriptor.Fd);
+                    resync = !_stopping;
+                }
+                if ((fds[0].ReturnedEvents & Interop.POLLIN) == 0 || _stopping)
+                {
+                    continue;
+                }
+                var messages = _notifications.ReceiveNotifications(_device);
+                if (messages is null)
+                {
+                    resync = true;
+                    continue;
+                }
+                foreach (var (type, link) in messages)
+                {
+                    if (link.IfIndex != _ifIndex)
+                    {
+                        continue;
+                    }
+                    if (type == Rtnl.RTM_DELLINK)
+                    {
+                        _events!.OnHostError(new NetDevException(ErrnoNames.ENODEV, "RTM_DELLINK", _device, "the interface was deleted by someone else"));
+                        return;
+                    }
+                    Report(link);
+                }
+            }
+        }
+        catch (NetDevException error) when (error.Errno == ErrnoNames.ENODEV && _stopping)
+        {
+            // The interface went away during teardown; nothing to report.
+        }
+        catch (Exception error)
+        {
+            if (!_stopping)
+            {
+                _events!.OnHostError(error);
+            }
+        }
+        finally
+        {
+            if (wakeReferenced)
+            {
+                _wake.Descriptor.DangerousRelease();
+            }
+            if (socketReferenced)
+            {
+                _notifications.Descriptor.DangerousRelease();
+            }
+        }
+    }
+
+    private void Report(LinkMessage link)
+    {
+        if (link.IsUp == _lastUp)
+        {
+            return;
+        }
+        _lastUp = link.IsUp;
+        _events!.OnAdminStateChanged(link.IsUp);
+    }
+}

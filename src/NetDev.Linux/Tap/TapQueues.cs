@@ -1,0 +1,76 @@
+using System.Text;
+
+namespace NetDev.Linux.Tap;
+
+/// <summary>Creates a TAP interface through <c>/dev/net/tun</c>: one descriptor per queue.</summary>
+internal static class TapQueues
+{
+    private const string CloneDevice = "/dev/net/tun";
+
+    /// <summary>
+    /// Creates the interface in the calling thread's namespace and returns its resolved name and one
+    /// non-blocking descriptor per queue (IFF_MULTI_QUEUE when there is more than one). The interface is
+    /// not persistent: it disappears when the last descriptor is closed, also when the process dies.
+    /// </summary>
+    internal static (string Name, SafeFileDescriptor[] Queues) Create(string nameTemplate, int queueCount)
+    {
+        var flags = (short)(Interop.IFF_TAP | Interop.IFF_NO_PI | (queueCount > 1 ? Interop.IFF_MULTI_QUEUE : 0));
+        var queues = new List<SafeFileDescriptor>(queueCount);
+        var name = nameTemplate;
+        try
+        {
+            for (var i = 0; i < queueCount; i++)
+            {
+                var (queue, resolved) = OpenQueue(name, flags);
+                queues.Add(queue);
+                name = resolved;
+            }
+            return (name, queues.ToArray());
+        }
+        catch
+        {
+            foreach (var queue in queues)
+            {
+                queue.Dispose();
+            }
+            throw;
+        }
+    }
+
+    private static unsafe (SafeFileDescriptor Queue, string Name) OpenQueue(string name, short flags)
+    {
+        var fd = Interop.Open(CloneDevice, Interop.O_RDWR | Interop.O_NONBLOCK | Interop.O_CLOEXEC);
+        if (fd < 0)
+        {
+            throw Interop.Errors.LastException($"open {CloneDevice}", name);
+        }
+        var queue = new SafeFileDescriptor(fd);
+        try
+        {
+            var request = default(Interop.IfReq);
+            var nameBytes = Encoding.ASCII.GetBytes(name);
+            if (nameBytes.Length >= Interop.IFNAMSIZ)
+            {
+                throw new NetDevException(NetDev.ErrnoNames.EINVAL, "TUNSETIFF", name, $"the name is longer than {Interop.IFNAMSIZ - 1} characters");
+            }
+            // SAFETY: request is a local ifreq; Name is a fixed 16-byte buffer and nameBytes is shorter than it,
+            // so the copy stays inside it and leaves a terminating zero.
+            nameBytes.CopyTo(new Span<byte>(request.Name, Interop.IFNAMSIZ));
+            request.Flags = flags;
+            // SAFETY: TUNSETIFF reads and writes one struct ifreq (40 bytes), which request is.
+            if (Interop.Ioctl(fd, Interop.TUNSETIFF, &request) < 0)
+            {
+                throw Interop.Errors.LastException("TUNSETIFF", name);
+            }
+            // SAFETY: the kernel wrote a NUL-terminated name of at most IFNAMSIZ bytes into request.Name.
+            var resolved = new Span<byte>(request.Name, Interop.IFNAMSIZ);
+            var end = resolved.IndexOf((byte)0);
+            return (queue, Encoding.ASCII.GetString(end < 0 ? resolved : resolved[..end]));
+        }
+        catch
+        {
+            queue.Dispose();
+            throw;
+        }
+    }
+}

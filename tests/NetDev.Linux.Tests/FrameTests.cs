@@ -1,0 +1,141 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+
+namespace NetDev.Linux.Tests;
+
+public sealed class FrameTests
+{
+    [Fact]
+    public void UdpDatagramsRoutedThroughTheDeviceReachStartXmitByteForByte()
+    {
+        using var ns = new TestNamespace();
+        var driver = new RecordingDriver();
+        using var registration = Register(ns, driver, "ndudp0", queues: 1);
+        ns.Ip("addr add 10.200.0.1/24 dev ndudp0");
+
+        var payloads = Enumerable.Range(0, 20).Select(i => Enumerable.Range(0, 50 + i * 37).Select(b => (byte)(b * 7 + i)).ToArray()).ToList();
+        NetworkNamespace.Run(ns.Name, () =>
+        {
+            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            foreach (var payload in payloads)
+            {
+                socket.SendTo(payload, new IPEndPoint(IPAddress.Parse("10.200.0.2"), 9999));
+            }
+        });
+
+        Wait.Until(() => UdpPayloads(driver, 9999).Count >= payloads.Count, "all datagrams at StartXmit");
+        Assert.Equal(payloads, UdpPayloads(driver, 9999));
+        var frames = driver.Frames.ToArray();
+        var stats = registration.Device.GetStats();
+        Assert.Equal(frames.Length, stats.TxPackets);
+        Assert.Equal(frames.Sum(f => (long)f.Length), stats.TxBytes);
+        Assert.Equal(0, stats.TxDropped);
+    }
+
+    [Fact]
+    public void RawFramesFromAnAfPacketSocketReachStartXmitUnchanged()
+    {
+        using var ns = new TestNamespace();
+        var driver = new RecordingDriver();
+        using var registration = Register(ns, driver, "ndraw0", queues: 1);
+        var ifIndex = registration.Device.IfIndex;
+
+        var frames = Enumerable.Range(0, 10).Select(i => RawFrame(registration.Device.MacAddress, length: 60 + i * 100, seed: i)).ToList();
+        NetworkNamespace.Run(ns.Name, () =>
+        {
+            using var socket = new Socket(AddressFamily.Packet, SocketType.Raw, ProtocolType.Raw);
+            var address = PacketAddress(ifIndex);
+            foreach (var frame in frames)
+            {
+                socket.SendTo(frame, SocketFlags.None, address);
+            }
+        });
+
+        Wait.Until(() => driver.Frames.Count(IsTestFrame) >= frames.Count, "all raw frames at StartXmit");
+        Assert.Equal(frames, driver.Frames.Where(IsTestFrame).ToList());
+        Assert.Equal(driver.Frames.Count, registration.Device.GetStats().TxPackets);
+    }
+
+    [Fact]
+    public void FramesOfManyFlowsAreServedByMoreThanOneQueue()
+    {
+        using var ns = new TestNamespace();
+        var driver = new RecordingDriver();
+        using var registration = Register(ns, driver, "ndmq1", queues: 4);
+        ns.Ip("addr add 10.201.0.1/24 dev ndmq1");
+        NetworkNamespace.Run(ns.Name, () =>
+        {
+            for (var flow = 0; flow < 64; flow++)
+            {
+                using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+                socket.Bind(new IPEndPoint(IPAddress.Any, 20000 + flow));
+                socket.SendTo(new byte[32], new IPEndPoint(IPAddress.Parse("10.201.0.2"), 30000 + flow));
+            }
+        });
+        Wait.Until(() => UdpPayloads(driver, port: null).Count >= 64, "64 flows at StartXmit");
+        Assert.True(driver.FrameQueues.Distinct().Count() > 1, "frames of 64 flows all arrived on one queue");
+        var perQueue = registration.Device.Queues.Select(q => q.TxPackets).ToArray();
+        Assert.Equal(driver.Frames.Count, perQueue.Sum());
+    }
+
+    internal static Registration<RecordingDriver> Register(TestNamespace ns, RecordingDriver driver, string name, int queues)
+    {
+        var registration = new Registration<RecordingDriver>(ns.Host, queues, queues, driver);
+        registration.Device.Name = name;
+        registration.Device.Flags = DeviceFlags.NoArp;
+        registration.Register();
+        registration.Device.BringUp();
+        return registration;
+    }
+
+    private static readonly byte[] Marker = "NETDEV-TEST"u8.ToArray();
+
+    private static bool IsTestFrame(byte[] frame) => frame.Length > 14 + Marker.Length && frame.AsSpan(14, Marker.Length).SequenceEqual(Marker);
+
+    private static byte[] RawFrame(MacAddress destination, int length, int seed)
+    {
+        var frame = new byte[length];
+        destination.CopyTo(frame);
+        MacAddress.Parse("02:00:00:00:00:aa").CopyTo(frame.AsSpan(6));
+        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(12), 0x88B5); // IEEE local experimental EtherType
+        Marker.CopyTo(frame.AsSpan(14));
+        for (var i = 14 + Marker.Length; i < length; i++)
+        {
+            frame[i] = (byte)(i * 31 + seed);
+        }
+        return frame;
+    }
+
+    /// <summary>A <c>struct sockaddr_ll</c> naming interface <paramref name="ifIndex"/>.</summary>
+    private static SocketAddress PacketAddress(int ifIndex)
+    {
+        var address = new SocketAddress(AddressFamily.Packet, 20);
+        var bytes = address.Buffer.Span;
+        BinaryPrimitives.WriteUInt16BigEndian(bytes[2..], 0x88B5);
+        BinaryPrimitives.WriteInt32LittleEndian(bytes[4..], ifIndex);
+        return address;
+    }
+
+    /// <summary>The UDP payloads among the captured IPv4 frames, to <paramref name="port"/> (any port when null).</summary>
+    private static List<byte[]> UdpPayloads(RecordingDriver driver, int? port)
+    {
+        var payloads = new List<byte[]>();
+        foreach (var frame in driver.Frames)
+        {
+            if (frame.Length < 14 + 20 + 8 || BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(12)) != 0x0800 || frame[14 + 9] != 17)
+            {
+                continue;
+            }
+            var ipHeader = (frame[14] & 0x0F) * 4;
+            var udp = frame.AsSpan(14 + ipHeader);
+            if (port is { } p && BinaryPrimitives.ReadUInt16BigEndian(udp[2..]) != p)
+            {
+                continue;
+            }
+            var udpLength = BinaryPrimitives.ReadUInt16BigEndian(udp[4..]);
+            payloads.Add(udp[8..udpLength].ToArray());
+        }
+        return payloads;
+    }
+}

@@ -1,0 +1,75 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace NetDev.Linux.Tests;
+
+/// <summary>A network namespace of the test's own, removed on dispose (also when the test failed).</summary>
+public sealed class TestNamespace : IDisposable
+{
+    public TestNamespace()
+    {
+        Name = $"ndt-{Guid.NewGuid().ToString("N")[..10]}";
+        Shell.Run("ip", $"netns add {Name}");
+        // Quiet namespace: no IPv6 autoconfiguration traffic on the interfaces under test.
+        Shell.Run("ip", $"netns exec {Name} sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1");
+        Shell.Run("ip", $"-n {Name} link set lo up");
+    }
+
+    public string Name { get; }
+
+    public LinuxHost Host => new(new LinuxHostOptions { NetworkNamespace = Name });
+
+    /// <summary>The kernel's own view of interface <paramref name="device"/> (<c>ip -d -j link show</c>), or null if absent.</summary>
+    public JsonElement? Link(string device)
+    {
+        var (code, output, _) = Shell.TryRun("ip", $"-n {Name} -d -j link show dev {device}");
+        if (code != 0)
+        {
+            return null;
+        }
+        using var document = JsonDocument.Parse(output);
+        return document.RootElement[0].Clone();
+    }
+
+    /// <summary>The interface's real transmit queues, as sysfs inside the namespace lists them.</summary>
+    public int RealTxQueues(string device)
+    {
+        var output = Shell.Run("ip", $"netns exec {Name} ls /sys/class/net/{device}/queues");
+        return output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Count(entry => entry.StartsWith("tx-", StringComparison.Ordinal));
+    }
+
+    public string Ip(string arguments) => Shell.Run("ip", $"-n {Name} {arguments}");
+
+    public void Dispose() => Shell.TryRun("ip", $"netns del {Name}");
+}
+
+public static class Shell
+{
+    public static string Run(string file, string arguments)
+    {
+        var (code, output, error) = TryRun(file, arguments);
+        if (code != 0)
+        {
+            throw new InvalidOperationException($"{file} {arguments} exited {code}: {error.Trim()}");
+        }
+        return output;
+    }
+
+    public static (int Code, string Output, string Error) TryRun(string file, string arguments)
+    {
+        using var process = Process.Start(new ProcessStartInfo(file, arguments)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        })!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromSeconds(30)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{file} {arguments} did not finish in 30 s");
+        }
+        return (process.ExitCode, output.Result, error.Result);
+    }
+}
