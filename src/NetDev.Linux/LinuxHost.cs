@@ -11,6 +11,13 @@ public sealed record LinuxHostOptions
     /// interfaces in; <see langword="null"/> for the namespace of the calling process.
     /// </summary>
     public string? NetworkNamespace { get; init; }
+
+    /// <summary>
+    /// The receive buffer of the socket that hears link changes (SO_RCVBUF), 1 MiB by default. When
+    /// it overflows the host reads the interface's state afresh, so no change is missed; tests make it
+    /// tiny to prove that.
+    /// </summary>
+    public int NotificationBufferBytes { get; init; } = 1 << 20;
 }
 
 /// <summary>
@@ -40,6 +47,6 @@ public sealed class LinuxHost : INetDeviceHost
     public IHostLink CreateLink(LinkRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return TapLink.Create(Options.NetworkNamespace, request);
+        return TapLink.Create(Options, request);
     }
 }

@@ -27,6 +27,9 @@ public sealed class DeviceQueue
     private long _rxBytes;
     private long _rxErrors;
     private long _busyReturns;
+    private long _timeouts;
+    private long _stoppedAt;
+    private bool _watchdogFired;
 
     internal DeviceQueue(NetDevice device, int index)
     {
@@ -85,6 +88,9 @@ public sealed class DeviceQueue
     /// <summary>How often the driver answered <see cref="TxResult.Busy"/>.</summary>
     public long BusyReturns => Volatile.Read(ref _busyReturns);
 
+    /// <summary>How often the watchdog found the queue stopped too long and called <c>TxTimeout</c>.</summary>
+    public long Timeouts => Volatile.Read(ref _timeouts);
+
     /// <summary>Frames dropped on the transmit side (frames from <see cref="TxPool"/>), for any reason.</summary>
     public long TxDropped => TxPool.TotalDrops;
 
@@ -95,7 +101,16 @@ public sealed class DeviceQueue
     /// Stops the queue (<c>netif_stop_queue</c>): no <see cref="IDeviceOperations{TSelf}.StartXmit"/> for it
     /// until <see cref="Wake"/>; the system keeps the frames meanwhile.
     /// </summary>
-    public void Stop() => _stopped = true;
+    public void Stop()
+    {
+        if (_stopped)
+        {
+            return;
+        }
+        Volatile.Write(ref _stoppedAt, _device.TimeProvider.GetTimestamp());
+        _watchdogFired = false;
+        _stopped = true;
+    }
 
     /// <summary>
     /// Wakes a stopped queue (<c>netif_wake_queue</c>), from any thread: a waiting refused frame is
@@ -139,7 +154,7 @@ public sealed class DeviceQueue
     /// thread, only while <see cref="IsAcceptingFrames"/> or for a frame read before it changed.
     /// Ownership of <paramref name="skb"/> passes to the framework.
     /// </summary>
-    public void Transmit(SkBuff skb)
+    public void Transmit([TakesOwnership] SkBuff skb)
     {
         if (!_enabled)
         {
@@ -175,6 +190,46 @@ public sealed class DeviceQueue
             return;
         }
         Dispatch(skb);
+    }
+
+    /// <summary>
+    /// Host side: how long the host's loop may wait before <see cref="CheckWatchdog"/> has something to
+    /// do, or <see langword="null"/> when the watchdog is not armed (queue running, or already fired).
+    /// </summary>
+    public TimeSpan? WatchdogDelay
+    {
+        get
+        {
+            if (!_stopped || _watchdogFired || !_enabled)
+            {
+                return null;
+            }
+            var elapsed = _device.TimeProvider.GetElapsedTime(Volatile.Read(ref _stoppedAt));
+            var remaining = _device.WatchdogTimeout - elapsed;
+            return remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero;
+        }
+    }
+
+    /// <summary>
+    /// Host side: calls the driver's <c>TxTimeout</c> once if the queue has been stopped longer than
+    /// <see cref="NetDevice.WatchdogTimeout"/> (<c>dev_watchdog</c>). Call on the queue's thread.
+    /// </summary>
+    public void CheckWatchdog()
+    {
+        if (WatchdogDelay != TimeSpan.Zero)
+        {
+            return;
+        }
+        _watchdogFired = true;
+        _timeouts++;
+        try
+        {
+            _device.TxTimeoutOperation(Index);
+        }
+        catch (Exception error)
+        {
+            _device.ReportError(new InvalidOperationException($"TxTimeout of {_device.Name} threw on queue {Index}: {error.Message}", error));
+        }
     }
 
     /// <summary>Drops the refused frame, if any, for <paramref name="reason"/> (teardown, device down).</summary>

@@ -46,6 +46,48 @@ public interface IDeviceOperations<TSelf> where TSelf : class, IDeviceOperations
     void Stop(NetDevice<TSelf> device) { }
 
     /// <summary>
+    /// Called before the device's MTU changes to <paramref name="newMtu"/> (<c>ndo_change_mtu</c>), by
+    /// <see cref="NetDevice.Mtu"/> or by anyone (<c>ip link set dev X mtu N</c>). The value is already
+    /// within <see cref="NetDevice.MinMtu"/>..<see cref="NetDevice.MaxMtu"/>. Throwing rejects it: the
+    /// framework keeps (or puts back in the system) the old MTU and reports why.
+    /// </summary>
+    void ChangeMtu(NetDevice<TSelf> device, int newMtu) { }
+
+    /// <summary>
+    /// Called before the device's address changes to <paramref name="address"/> (<c>ndo_set_mac_address</c>),
+    /// by <see cref="NetDevice.MacAddress"/> or by anyone (<c>ip link set dev X address A</c>). The address is
+    /// already a valid unicast, non-zero one. Throwing rejects it, as for <see cref="ChangeMtu"/>.
+    /// </summary>
+    void SetMacAddress(NetDevice<TSelf> device, MacAddress address) { }
+
+    /// <summary>
+    /// Called after the receive mode changed (<c>ndo_set_rx_mode</c>): <see cref="DeviceFlags.Promisc"/> or
+    /// <see cref="DeviceFlags.AllMulti"/> in <see cref="NetDevice.Flags"/>, by the device's owner or by anyone
+    /// (<c>ip link set dev X promisc on</c>).
+    /// </summary>
+    void SetRxMode(NetDevice<TSelf> device) { }
+
+    /// <summary>
+    /// Called when someone asks for the carrier to change (<c>ndo_change_carrier</c>, <c>ip link set dev X
+    /// carrier off</c>). Throwing rejects it and the old carrier state is put back.
+    /// </summary>
+    void ChangeCarrier(NetDevice<TSelf> device, bool carrier) { }
+
+    /// <summary>
+    /// Adds the driver's own counters to <paramref name="stats"/>, which already holds the framework's
+    /// per-queue counters added up (<c>ndo_get_stats64</c>). Runs on the caller's thread: read counters,
+    /// do not change device state.
+    /// </summary>
+    void GetStats64(NetDevice<TSelf> device, ref LinkStats64 stats) { }
+
+    /// <summary>
+    /// Called on queue <paramref name="queue"/>'s thread when the queue stayed stopped longer than
+    /// <see cref="NetDevice.WatchdogTimeout"/> (<c>ndo_tx_timeout</c>); typically the driver resets its
+    /// transmit path and wakes the queue.
+    /// </summary>
+    void TxTimeout(NetDevice<TSelf> device, int queue) { }
+
+    /// <summary>
     /// Transmits one frame the kernel sent on the device (<c>ndo_start_xmit</c>). Ownership of
     /// <paramref name="skb"/> arrives with the call: return <see cref="TxResult.Ok"/> after releasing the
     /// frame or keeping it to release later; return <see cref="TxResult.Busy"/> without releasing it,
@@ -65,6 +107,12 @@ internal static class DeviceOperationsTable<TDriver> where TDriver : class, IDev
     public static readonly bool HasUninit = Overrides(nameof(IDeviceOperations<TDriver>.Uninit));
     public static readonly bool HasOpen = Overrides(nameof(IDeviceOperations<TDriver>.Open));
     public static readonly bool HasStop = Overrides(nameof(IDeviceOperations<TDriver>.Stop));
+    public static readonly bool HasChangeMtu = Overrides(nameof(IDeviceOperations<TDriver>.ChangeMtu));
+    public static readonly bool HasSetMacAddress = Overrides(nameof(IDeviceOperations<TDriver>.SetMacAddress));
+    public static readonly bool HasSetRxMode = Overrides(nameof(IDeviceOperations<TDriver>.SetRxMode));
+    public static readonly bool HasChangeCarrier = Overrides(nameof(IDeviceOperations<TDriver>.ChangeCarrier));
+    public static readonly bool HasGetStats64 = Overrides(nameof(IDeviceOperations<TDriver>.GetStats64));
+    public static readonly bool HasTxTimeout = Overrides(nameof(IDeviceOperations<TDriver>.TxTimeout));
 
     private static bool Overrides(string operation)
     {
@@ -88,6 +136,12 @@ internal static class DeviceOperationsTable<TDriver> where TDriver : class, IDev
         if (HasUninit) names.Add("Uninit");
         if (HasOpen) names.Add("Open");
         if (HasStop) names.Add("Stop");
+        if (HasChangeMtu) names.Add("ChangeMtu");
+        if (HasSetMacAddress) names.Add("SetMacAddress");
+        if (HasSetRxMode) names.Add("SetRxMode");
+        if (HasChangeCarrier) names.Add("ChangeCarrier");
+        if (HasGetStats64) names.Add("GetStats64");
+        if (HasTxTimeout) names.Add("TxTimeout");
         names.Add("StartXmit");
         return string.Join(", ", names);
     }

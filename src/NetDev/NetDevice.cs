@@ -6,15 +6,17 @@ namespace NetDev;
 
 /// <summary>
 /// An Ethernet network device, the kernel's <c>struct net_device</c>: its name, address, MTU, flags,
-/// queues and state. Configure it before <see cref="Registration{TDriver}.Register"/>; afterwards the
-/// values are the interface's own.
+/// carrier, queues and state. Configure it before <see cref="Registration{TDriver}.Register"/>; afterwards
+/// the same setters change the live interface, with the driver's consent (<c>ChangeMtu</c>,
+/// <c>SetMacAddress</c>, <c>SetRxMode</c>), and changes others make (<c>ip link set …</c>) reach the driver.
 /// </summary>
 /// <remarks>
 /// <para>Defaults are the kernel's <c>ether_setup</c>: MTU 1500 (range 68–1500), broadcast and multicast,
-/// txqueuelen 1000, and a random locally administered address.</para>
-/// <para><b>Invariants.</b> Configuration changes only before registration and under the control lock;
-/// <see cref="IsUp"/> changes only under the control lock, and while it is false no queue is enabled, so
-/// no frame reaches the driver. The queue list never changes after construction.</para>
+/// txqueuelen 1000, carrier on, and a random locally administered address.</para>
+/// <para><b>Invariants.</b> Configuration and <see cref="IsUp"/> change only under the control lock; the
+/// fields always hold what the system last confirmed (or, before registration, what will be asked for).
+/// While <see cref="IsUp"/> is false no queue is enabled, so no frame reaches the driver. The queue list
+/// never changes after construction.</para>
 /// </remarks>
 public abstract class NetDevice : ILinkEvents
 {
@@ -23,6 +25,9 @@ public abstract class NetDevice : ILinkEvents
 
     /// <summary>The largest link-layer overhead on top of the MTU: Ethernet header and one VLAN tag.</summary>
     public const int LinkOverhead = EthernetHeaderLength + 4;
+
+    private const DeviceFlags RxModeFlags = DeviceFlags.Promisc | DeviceFlags.AllMulti;
+    private const DeviceFlags ChangeableFlags = DeviceFlags.NoArp | DeviceFlags.Multicast | DeviceFlags.Broadcast | RxModeFlags;
 
     private readonly object _control = new();
     private readonly DeviceQueue[] _queues;
@@ -33,8 +38,15 @@ public abstract class NetDevice : ILinkEvents
     private int _maxMtu = 1500;
     private DeviceFlags _flags = DeviceFlags.Broadcast | DeviceFlags.Multicast;
     private int _txQueueLength = 1000;
+    private bool _carrier = true;
+    private string? _alias;
+    private TimeSpan _watchdogTimeout = TimeSpan.FromSeconds(5);
+    private TimeProvider _timeProvider = TimeProvider.System;
     private IHostLink? _link;
     private bool _up;
+    private bool _tearingDown;
+    private string? _configuredName;
+    private bool _moving;
 
     private protected NetDevice(string driverName, int txQueues, int rxQueues, ILogger? logger)
     {
@@ -56,7 +68,7 @@ public abstract class NetDevice : ILinkEvents
         }
     }
 
-    /// <summary>The driver's name (its class name unless the driver says otherwise).</summary>
+    /// <summary>The driver's name (its class name unless the driver implements <see cref="IDriverInfo"/>).</summary>
     public string DriverName { get; }
 
     /// <summary>
@@ -69,22 +81,40 @@ public abstract class NetDevice : ILinkEvents
         set
         {
             ArgumentException.ThrowIfNullOrEmpty(value);
-            if (value.Length > 15)
+            // The kernel's rules (dev_valid_name, dev_alloc_name): it counts bytes, not characters, and
+            // resolves no template but a single %d.
+            var bytes = System.Text.Encoding.UTF8.GetByteCount(value);
+            if (bytes > 15)
             {
-                throw new ArgumentException($"Interface names have at most 15 characters; '{value}' has {value.Length}.", nameof(value));
+                throw new ArgumentException($"Interface names have at most 15 bytes; '{value}' has {bytes}.", nameof(value));
             }
-            if (value.Contains('/') || value.Any(char.IsWhiteSpace) || value.Count(c => c == '%') > 1)
+            var percent = value.IndexOf('%');
+            var badTemplate = percent >= 0 && (!value.AsSpan(percent).StartsWith("%d") || value.IndexOf('%', percent + 1) >= 0);
+            if (value is "." or ".." || value.Contains('/') || value.Contains(':') || value.Any(char.IsWhiteSpace) || badTemplate)
             {
-                throw new ArgumentException($"'{value}' is not a valid interface name (no '/', no white space, at most one %d).", nameof(value));
+                throw new ArgumentException($"'{value}' is not a valid interface name (not . or .., no '/', ':' or white space, '%' only as one %d).", nameof(value));
             }
-            Configure(() => _name = value);
+            lock (_control)
+            {
+                if (_link is not null)
+                {
+                    throw new InvalidOperationException($"{_name} is registered; its name is chosen before Register().");
+                }
+                _name = value;
+            }
         }
     }
 
     /// <summary>The interface index, 0 until registered.</summary>
     public int IfIndex => _link?.IfIndex ?? 0;
 
-    /// <summary>The Ethernet address; must be a valid unicast, non-zero address.</summary>
+    /// <summary>The network namespace the interface is in (a name under <c>/run/netns</c>), or <see langword="null"/> for the host's own.</summary>
+    public string? NetworkNamespace => _link?.NetworkNamespace;
+
+    /// <summary>
+    /// The Ethernet address; must be a valid unicast, non-zero address. Setting it on a registered device
+    /// asks the driver (<c>SetMacAddress</c>) and then the system.
+    /// </summary>
     public MacAddress MacAddress
     {
         get => _macAddress;
@@ -94,21 +124,53 @@ public abstract class NetDevice : ILinkEvents
             {
                 throw new ArgumentException($"{value} cannot be a device address: it must be unicast and not all zero.", nameof(value));
             }
-            Configure(() => _macAddress = value);
+            lock (_control)
+            {
+                if (_link is not { } link)
+                {
+                    _macAddress = value;
+                    return;
+                }
+                if (value == _macAddress)
+                {
+                    return;
+                }
+                SetMacAddressOperation(value);
+                link.Configure(new LinkConfiguration { MacAddress = value });
+                _macAddress = value;
+            }
         }
     }
 
-    /// <summary>The MTU; must lie within <see cref="MinMtu"/>..<see cref="MaxMtu"/> (no upper bound when <see cref="MaxMtu"/> is 0).</summary>
+    /// <summary>
+    /// The MTU; must lie within <see cref="MinMtu"/>..<see cref="MaxMtu"/> (no upper bound of the driver's
+    /// own when <see cref="MaxMtu"/> is 0). Setting it on a registered device asks the driver
+    /// (<c>ChangeMtu</c>) and then the system.
+    /// </summary>
     public int Mtu
     {
         get => _mtu;
         set
         {
-            if (value < _minMtu || (_maxMtu > 0 && value > _maxMtu))
+            if (MtuRangeError(value) is { } error)
             {
-                throw new ArgumentOutOfRangeException(nameof(value), value, $"MTU {value} is outside this device's range {_minMtu}..{(_maxMtu > 0 ? _maxMtu : "any")}.");
+                throw new ArgumentOutOfRangeException(nameof(value), value, error);
             }
-            Configure(() => _mtu = value);
+            lock (_control)
+            {
+                if (_link is not { } link)
+                {
+                    _mtu = value;
+                    return;
+                }
+                if (value == _mtu)
+                {
+                    return;
+                }
+                ChangeMtuOperation(value);
+                link.Configure(new LinkConfiguration { Mtu = value });
+                SetMtuAndResizePools(value);
+            }
         }
     }
 
@@ -119,7 +181,7 @@ public abstract class NetDevice : ILinkEvents
         set
         {
             ArgumentOutOfRangeException.ThrowIfNegative(value);
-            Configure(() => _minMtu = value);
+            ConfigureBeforeRegistration(() => _minMtu = value);
         }
     }
 
@@ -130,15 +192,42 @@ public abstract class NetDevice : ILinkEvents
         set
         {
             ArgumentOutOfRangeException.ThrowIfNegative(value);
-            Configure(() => _maxMtu = value);
+            ConfigureBeforeRegistration(() => _maxMtu = value);
         }
     }
 
-    /// <summary>The interface flags to apply at registration (see <see cref="LinkRequest.Flags"/> for which count).</summary>
+    /// <summary>
+    /// The interface flags. <see cref="DeviceFlags.NoArp"/>, <see cref="DeviceFlags.Multicast"/>,
+    /// <see cref="DeviceFlags.Promisc"/> and <see cref="DeviceFlags.AllMulti"/> can be changed on a
+    /// registered device too (a change of the last two calls the driver's <c>SetRxMode</c>);
+    /// <see cref="DeviceFlags.Up"/> and <see cref="DeviceFlags.Running"/> are not set here.
+    /// </summary>
     public DeviceFlags Flags
     {
         get => _flags;
-        set => Configure(() => _flags = value & ~(DeviceFlags.Up | DeviceFlags.Running));
+        set
+        {
+            value &= ~(DeviceFlags.Up | DeviceFlags.Running);
+            lock (_control)
+            {
+                if (_link is not { } link)
+                {
+                    _flags = value;
+                    return;
+                }
+                var changed = (value ^ _flags) & ChangeableFlags & ~DeviceFlags.Broadcast;
+                if (changed == DeviceFlags.None)
+                {
+                    return;
+                }
+                link.Configure(new LinkConfiguration { Flags = value & changed, FlagMask = changed });
+                _flags = (_flags & ~changed) | (value & changed);
+                if ((changed & RxModeFlags) != 0)
+                {
+                    SetRxModeOperation();
+                }
+            }
+        }
     }
 
     /// <summary>The transmit queue length in frames (<c>tx_queue_len</c>).</summary>
@@ -148,9 +237,33 @@ public abstract class NetDevice : ILinkEvents
         set
         {
             ArgumentOutOfRangeException.ThrowIfNegative(value);
-            Configure(() => _txQueueLength = value);
+            lock (_control)
+            {
+                _link?.Configure(new LinkConfiguration { TxQueueLength = value });
+                _txQueueLength = value;
+            }
         }
     }
+
+    /// <summary>
+    /// The interface alias (<c>IFLA_IFALIAS</c>, shown by <c>ip -d link</c>). By default the host names the
+    /// NetDev driver running the device there.
+    /// </summary>
+    public string? Alias
+    {
+        get => _alias;
+        set
+        {
+            lock (_control)
+            {
+                _link?.Configure(new LinkConfiguration { Alias = value ?? "" });
+                _alias = value;
+            }
+        }
+    }
+
+    /// <summary>Whether the carrier is on (<c>netif_carrier_ok</c>).</summary>
+    public bool Carrier => Volatile.Read(ref _carrier);
 
     /// <summary>The number of transmit queues.</summary>
     public int TxQueueCount { get; }
@@ -167,6 +280,31 @@ public abstract class NetDevice : ILinkEvents
     /// <summary>Whether the device is open: <see cref="IDeviceOperations{TSelf}.Open"/> succeeded and frames flow.</summary>
     public bool IsUp => Volatile.Read(ref _up);
 
+    /// <summary>
+    /// How long a queue may stay stopped before the driver's <c>TxTimeout</c> is called
+    /// (<c>watchdog_timeo</c>); 5 seconds by default.
+    /// </summary>
+    public TimeSpan WatchdogTimeout
+    {
+        get => _watchdogTimeout;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(value, TimeSpan.Zero);
+            _watchdogTimeout = value;
+        }
+    }
+
+    /// <summary>The clock of everything timed (the watchdog); a test host may set a controllable one before registration.</summary>
+    public TimeProvider TimeProvider
+    {
+        get => _timeProvider;
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            ConfigureBeforeRegistration(() => _timeProvider = value);
+        }
+    }
+
     /// <summary>Where the device logs what it cannot report to a caller.</summary>
     public ILogger Logger { get; }
 
@@ -177,6 +315,12 @@ public abstract class NetDevice : ILinkEvents
     /// </summary>
     public event EventHandler<DeviceErrorEventArgs>? Error;
 
+    /// <summary>
+    /// Raised when a change made by someone else (MTU, address, carrier) was rejected by the device or its
+    /// driver and the old value was put back. Handlers run on the host's event thread.
+    /// </summary>
+    public event EventHandler<ChangeRejectedEventArgs>? ChangeRejected;
+
     /// <summary>Counts one transmitted frame on <paramref name="skb"/>'s queue (<c>dev_lstats_add</c>). Call on that queue's thread.</summary>
     public void CountTx(SkBuff skb) => _queues[skb.QueueIndex].CountTx(skb.Length);
 
@@ -185,6 +329,12 @@ public abstract class NetDevice : ILinkEvents
 
     /// <summary>Wakes transmit queue <paramref name="queue"/> (<c>netif_wake_subqueue</c>).</summary>
     public void WakeQueue(int queue) => _queues[queue].Wake();
+
+    /// <summary>Turns the carrier on (<c>netif_carrier_on</c>): the link is operational when up.</summary>
+    public void CarrierOn() => SetCarrier(true);
+
+    /// <summary>Turns the carrier off (<c>netif_carrier_off</c>): the system stops sending, as with a pulled cable.</summary>
+    public void CarrierOff() => SetCarrier(false);
 
     /// <summary>
     /// Takes an empty frame for receiving on <paramref name="queue"/> (<c>netdev_alloc_skb</c>): room for
@@ -203,7 +353,7 @@ public abstract class NetDevice : ILinkEvents
     /// consumed when delivered, dropped with a reason when not (device down, queue full).
     /// </summary>
     /// <returns>Whether the system took the frame.</returns>
-    public bool NetifRx(SkBuff skb)
+    public bool NetifRx([TakesOwnership] SkBuff skb)
     {
         var queueIndex = skb.QueueIndex;
         if ((uint)queueIndex >= (uint)_queues.Length)
@@ -227,22 +377,106 @@ public abstract class NetDevice : ILinkEvents
         return true;
     }
 
-    /// <summary>The device's counters, added up over its queues now.</summary>
+    /// <summary>
+    /// Hands a batch of received frames to the system (a NAPI poll's worth): at most
+    /// <paramref name="budget"/> of them, in order; ownership of those passes as with <see cref="NetifRx"/>.
+    /// </summary>
+    /// <returns>How many frames were taken from <paramref name="frames"/> (delivered or dropped); the rest stay the caller's.</returns>
+    public int NetifReceiveBatch(ReadOnlySpan<SkBuff> frames, int budget = 64)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(budget, 1);
+        var count = Math.Min(frames.Length, budget);
+        for (var i = 0; i < count; i++)
+        {
+            NetifRx(frames[i]);
+        }
+        return count;
+    }
+
+    /// <summary>The device's main counters, added up over its queues now (with the driver's own, if it has <c>GetStats64</c>).</summary>
     public DeviceStats GetStats()
     {
-        long txPackets = 0, txBytes = 0, rxPackets = 0, rxBytes = 0, txDropped = 0, rxDropped = 0, txErrors = 0, rxErrors = 0;
+        var stats = GetLinkStats64();
+        return new DeviceStats(stats.TxPackets, stats.TxBytes, stats.RxPackets, stats.RxBytes,
+            stats.TxDropped, stats.RxDropped, stats.TxErrors, stats.RxErrors);
+    }
+
+    /// <summary>All counters (<c>rtnl_link_stats64</c>): the framework's per-queue counters added up, then the driver's <c>GetStats64</c>.</summary>
+    public LinkStats64 GetLinkStats64()
+    {
+        var stats = default(LinkStats64);
         foreach (var queue in _queues)
         {
-            txPackets += queue.TxPackets;
-            txBytes += queue.TxBytes;
-            rxPackets += queue.RxPackets;
-            rxBytes += queue.RxBytes;
-            txDropped += queue.TxDropped;
-            rxDropped += queue.RxDropped;
-            txErrors += queue.TxErrors;
-            rxErrors += queue.RxErrors;
+            stats.TxPackets += queue.TxPackets;
+            stats.TxBytes += queue.TxBytes;
+            stats.RxPackets += queue.RxPackets;
+            stats.RxBytes += queue.RxBytes;
+            stats.TxDropped += queue.TxDropped;
+            stats.RxDropped += queue.RxDropped;
+            stats.TxErrors += queue.TxErrors;
+            stats.RxErrors += queue.RxErrors;
         }
-        return new DeviceStats(txPackets, txBytes, rxPackets, rxBytes, txDropped, rxDropped, txErrors, rxErrors);
+        GetStats64Operation(ref stats);
+        return stats;
+    }
+
+    /// <summary>Frames dropped, per direction and <see cref="DropReason"/>, added up over the queues (reasons with no drop are left out).</summary>
+    public IReadOnlyList<DropCount> GetDropCounts()
+    {
+        var counts = new List<DropCount>();
+        foreach (var reason in Enum.GetValues<DropReason>())
+        {
+            var tx = _queues.Sum(q => q.TxPool.DropCount(reason));
+            var rx = _queues.Sum(q => q.RxPool.DropCount(reason));
+            if (tx > 0)
+            {
+                counts.Add(new DropCount(TrafficDirection.Transmit, reason, tx));
+            }
+            if (rx > 0)
+            {
+                counts.Add(new DropCount(TrafficDirection.Receive, reason, rx));
+            }
+        }
+        return counts;
+    }
+
+    /// <summary>Driver name, version and bus (<c>ethtool -i</c>).</summary>
+    public abstract DriverInfo GetDriverInfo();
+
+    /// <summary>Timestamping capabilities (<c>ethtool -T</c>, the seed's <c>get_ts_info</c>).</summary>
+    public abstract TimestampingInfo GetTsInfo();
+
+    /// <summary>Speed, duplex, autonegotiation (<c>ethtool IFNAME</c>).</summary>
+    public abstract LinkSettings GetLinkSettings();
+
+    /// <summary>Ring sizes (<c>ethtool -g</c>).</summary>
+    public abstract RingParameters GetRingParameters();
+
+    /// <summary>
+    /// Named counters (<c>ethtool -S</c>): the framework's per-queue counters and drops by reason, then
+    /// the driver's own.
+    /// </summary>
+    public IReadOnlyList<KeyValuePair<string, long>> GetEthtoolStatistics()
+    {
+        var statistics = new List<KeyValuePair<string, long>>();
+        foreach (var queue in _queues)
+        {
+            var i = queue.Index;
+            statistics.Add(new($"tx_queue_{i}_packets", queue.TxPackets));
+            statistics.Add(new($"tx_queue_{i}_bytes", queue.TxBytes));
+            statistics.Add(new($"tx_queue_{i}_dropped", queue.TxDropped));
+            statistics.Add(new($"tx_queue_{i}_busy", queue.BusyReturns));
+            statistics.Add(new($"tx_queue_{i}_timeouts", queue.Timeouts));
+            statistics.Add(new($"rx_queue_{i}_packets", queue.RxPackets));
+            statistics.Add(new($"rx_queue_{i}_bytes", queue.RxBytes));
+            statistics.Add(new($"rx_queue_{i}_dropped", queue.RxDropped));
+        }
+        foreach (var drop in GetDropCounts())
+        {
+            statistics.Add(new($"{(drop.Direction == TrafficDirection.Transmit ? "tx" : "rx")}_drop_{drop.Reason}", drop.Count));
+        }
+        statistics.AddRange(DriverStatistics());
+        return statistics;
     }
 
     /// <summary>
@@ -255,7 +489,7 @@ public abstract class NetDevice : ILinkEvents
     {
         lock (_control)
         {
-            var link = _link ?? throw new InvalidOperationException($"{Name} is not registered; call Register() first.");
+            var link = RequireLink();
             if (_up)
             {
                 return;
@@ -282,7 +516,7 @@ public abstract class NetDevice : ILinkEvents
     {
         lock (_control)
         {
-            var link = _link ?? throw new InvalidOperationException($"{Name} is not registered; call Register() first.");
+            var link = RequireLink();
             if (!_up)
             {
                 return;
@@ -292,39 +526,71 @@ public abstract class NetDevice : ILinkEvents
         }
     }
 
+    /// <summary>
+    /// Moves the interface into network namespace <paramref name="networkNamespace"/> (a name under
+    /// <c>/run/netns</c>). The device is stopped first if it was up, and arrives down.
+    /// </summary>
+    /// <exception cref="NetDevException">The system refused.</exception>
+    public void MoveToNetworkNamespace(string networkNamespace)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(networkNamespace);
+        IHostLink link;
+        lock (_control)
+        {
+            link = RequireLink();
+            if (_moving)
+            {
+                throw new InvalidOperationException($"{Name} is already being moved.");
+            }
+            if (_up)
+            {
+                StopCore(link);
+            }
+            _moving = true;
+        }
+        // The host replaces its event listener during the move and waits for the old one to finish, so
+        // the control lock must be free meanwhile; events arriving during the move are stale and ignored.
+        try
+        {
+            link.MoveToNetworkNamespace(networkNamespace);
+        }
+        finally
+        {
+            lock (_control)
+            {
+                _moving = false;
+            }
+        }
+    }
+
     /// <inheritdoc/>
     void ILinkEvents.OnAdminStateChanged(bool up)
     {
         lock (_control)
         {
-            if (_link is not { } link || up == _up || _tearingDown)
+            if (_link is { } link && !_tearingDown && !_moving)
+            {
+                ApplyAdminState(link, up);
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    void ILinkEvents.OnLinkChanged(LinkState state)
+    {
+        lock (_control)
+        {
+            if (_link is not { } link || _tearingDown || _moving)
             {
                 return;
             }
-            if (!up)
-            {
-                Logger.LogInformation("{Device} was set down; stopping the driver", Name);
-                StopCore(link);
-                return;
-            }
-            Logger.LogInformation("{Device} was set up; opening the driver", Name);
-            try
-            {
-                OpenCore(link);
-            }
-            catch (Exception error)
-            {
-                // Nobody called us, so the failure is reported and the link put back down.
-                ReportError(error);
-                try
-                {
-                    link.SetAdminUp(false);
-                }
-                catch (NetDevException downError)
-                {
-                    ReportError(downError);
-                }
-            }
+            state = link.QueryState() ?? state;
+            _txQueueLength = state.TxQueueLength;
+            ApplyMtu(link, state.Mtu);
+            ApplyMacAddress(link, state.MacAddress);
+            ApplyFlags(state.Flags);
+            ApplyCarrier(link, state.Carrier);
+            ApplyAdminState(link, state.AdminUp);
         }
     }
 
@@ -337,6 +603,20 @@ public abstract class NetDevice : ILinkEvents
 
     private protected abstract void StopOperation();
 
+    private protected abstract void ChangeMtuOperation(int newMtu);
+
+    private protected abstract void SetMacAddressOperation(MacAddress address);
+
+    private protected abstract void SetRxModeOperation();
+
+    private protected abstract void ChangeCarrierOperation(bool carrier);
+
+    private protected abstract void GetStats64Operation(ref LinkStats64 stats);
+
+    private protected abstract IEnumerable<KeyValuePair<string, long>> DriverStatistics();
+
+    internal abstract void TxTimeoutOperation(int queue);
+
     internal void ReportError(Exception error)
     {
         Logger.LogError(error, "{Device}: {Message}", Name, error.Message);
@@ -345,9 +625,10 @@ public abstract class NetDevice : ILinkEvents
 
     internal void NotifyQueue(int queue) => _link?.NotifyQueue(queue);
 
-    private bool _tearingDown;
-
     internal object ControlLock => _control;
+
+    /// <summary>Hears every driver operation called (NetDev.Testing records calls with it); null on a real host.</summary>
+    internal IDeviceOperationObserver? OperationObserver { get; set; }
 
     internal IHostLink? Link => _link;
 
@@ -356,18 +637,25 @@ public abstract class NetDevice : ILinkEvents
     internal void Attach(IHostLink link)
     {
         _link = link;
+        _configuredName = _name;
         _name = link.Name;
-        var bufferSize = SkBuffPool.DefaultHeadroom + _mtu + LinkOverhead;
-        foreach (var queue in _queues)
+        ResizePools();
+        if (!_carrier)
         {
-            if (queue.TxPool.BufferSize < bufferSize)
-            {
-                queue.TxPool.BufferSize = bufferSize;
-            }
+            link.Configure(new LinkConfiguration { Carrier = false });
+        }
+        if (_alias is not null)
+        {
+            link.Configure(new LinkConfiguration { Alias = _alias });
         }
     }
 
-    internal void Detach() => _link = null;
+    /// <summary>Undoes <see cref="Attach"/> after a failed registration: the configured name (a template perhaps) comes back.</summary>
+    internal void Detach()
+    {
+        _link = null;
+        _name = _configuredName ?? _name;
+    }
 
     /// <summary>Marks teardown: events from the host are ignored from now on. Caller holds the control lock.</summary>
     internal void BeginTeardown() => _tearingDown = true;
@@ -378,6 +666,193 @@ public abstract class NetDevice : ILinkEvents
         if (_up && _link is { } link)
         {
             StopCore(link);
+        }
+    }
+
+    private IHostLink RequireLink() =>
+        _link ?? throw new InvalidOperationException($"{Name} is not registered; call Register() first.");
+
+    private void ApplyAdminState(IHostLink link, bool up)
+    {
+        if (up == _up)
+        {
+            return;
+        }
+        if (!up)
+        {
+            Logger.LogInformation("{Device} was set down; stopping the driver", Name);
+            StopCore(link);
+            return;
+        }
+        Logger.LogInformation("{Device} was set up; opening the driver", Name);
+        try
+        {
+            OpenCore(link);
+        }
+        catch (Exception error)
+        {
+            // Nobody called us, so the failure is reported and the link put back down.
+            ReportError(error);
+            try
+            {
+                link.SetAdminUp(false);
+            }
+            catch (NetDevException downError)
+            {
+                ReportError(downError);
+            }
+        }
+    }
+
+    private void ApplyMtu(IHostLink link, int mtu)
+    {
+        if (mtu == _mtu)
+        {
+            return;
+        }
+        var reason = MtuRangeError(mtu);
+        if (reason is null)
+        {
+            try
+            {
+                ChangeMtuOperation(mtu);
+            }
+            catch (Exception error)
+            {
+                reason = error.Message;
+            }
+        }
+        if (reason is null)
+        {
+            Logger.LogInformation("{Device}: MTU changed from {Old} to {New}", Name, _mtu, mtu);
+            SetMtuAndResizePools(mtu);
+            return;
+        }
+        Reject(link, "mtu", mtu.ToString(), _mtu.ToString(), reason, new LinkConfiguration { Mtu = _mtu });
+    }
+
+    private void ApplyMacAddress(IHostLink link, MacAddress address)
+    {
+        if (address == _macAddress)
+        {
+            return;
+        }
+        string? reason = address.IsValidDeviceAddress ? null : $"{address} is not a valid unicast, non-zero address";
+        if (reason is null)
+        {
+            try
+            {
+                SetMacAddressOperation(address);
+            }
+            catch (Exception error)
+            {
+                reason = error.Message;
+            }
+        }
+        if (reason is null)
+        {
+            Logger.LogInformation("{Device}: address changed from {Old} to {New}", Name, _macAddress, address);
+            _macAddress = address;
+            return;
+        }
+        Reject(link, "address", address.ToString(), _macAddress.ToString(), reason, new LinkConfiguration { MacAddress = _macAddress });
+    }
+
+    private void ApplyFlags(DeviceFlags flags)
+    {
+        flags &= ChangeableFlags;
+        var changed = (flags ^ _flags) & ChangeableFlags;
+        if (changed == DeviceFlags.None)
+        {
+            return;
+        }
+        _flags = (_flags & ~changed) | flags;
+        if ((changed & RxModeFlags) == 0)
+        {
+            return;
+        }
+        Logger.LogInformation("{Device}: receive mode now {Flags}", Name, _flags & RxModeFlags);
+        try
+        {
+            SetRxModeOperation();
+        }
+        catch (Exception error)
+        {
+            // ndo_set_rx_mode cannot refuse; a failure is only worth knowing.
+            ReportError(error);
+        }
+    }
+
+    private void ApplyCarrier(IHostLink link, bool carrier)
+    {
+        if (carrier == _carrier)
+        {
+            return;
+        }
+        try
+        {
+            ChangeCarrierOperation(carrier);
+        }
+        catch (Exception error)
+        {
+            Reject(link, "carrier", carrier ? "on" : "off", _carrier ? "on" : "off", error.Message, new LinkConfiguration { Carrier = _carrier });
+            return;
+        }
+        Logger.LogInformation("{Device}: carrier {State}", Name, carrier ? "on" : "off");
+        Volatile.Write(ref _carrier, carrier);
+    }
+
+    private void Reject(IHostLink link, string setting, string requested, string kept, string reason, LinkConfiguration restore)
+    {
+        Logger.LogWarning("{Device}: rejected {Setting} {Requested}: {Reason}; putting back {Kept}", Name, setting, requested, reason, kept);
+        try
+        {
+            link.Configure(restore);
+        }
+        catch (Exception error)
+        {
+            ReportError(error);
+        }
+        ChangeRejected?.Invoke(this, new ChangeRejectedEventArgs(setting, requested, kept, reason));
+    }
+
+    private void SetCarrier(bool carrier)
+    {
+        lock (_control)
+        {
+            if (carrier == _carrier)
+            {
+                return;
+            }
+            _link?.Configure(new LinkConfiguration { Carrier = carrier });
+            Volatile.Write(ref _carrier, carrier);
+        }
+    }
+
+    private string? MtuRangeError(int mtu) =>
+        mtu < _minMtu || (_maxMtu > 0 && mtu > _maxMtu)
+            ? $"MTU {mtu} is outside this device's range {_minMtu}..{(_maxMtu > 0 ? _maxMtu.ToString() : "any")}"
+            : null;
+
+    private void SetMtuAndResizePools(int mtu)
+    {
+        _mtu = mtu;
+        ResizePools();
+    }
+
+    private void ResizePools()
+    {
+        var bufferSize = SkBuffPool.DefaultHeadroom + _mtu + LinkOverhead;
+        foreach (var queue in _queues)
+        {
+            if (queue.TxPool.BufferSize < bufferSize)
+            {
+                queue.TxPool.BufferSize = bufferSize;
+            }
+            if (queue.RxPool.BufferSize < bufferSize)
+            {
+                queue.RxPool.BufferSize = bufferSize;
+            }
         }
     }
 
@@ -418,13 +893,13 @@ public abstract class NetDevice : ILinkEvents
         }
     }
 
-    private void Configure(Action change)
+    private void ConfigureBeforeRegistration(Action change)
     {
         lock (_control)
         {
             if (_link is not null)
             {
-                throw new InvalidOperationException($"{_name} is registered; its configuration is set before Register().");
+                throw new InvalidOperationException($"{_name} is registered; this setting is chosen before Register().");
             }
             change();
         }
@@ -436,24 +911,72 @@ public abstract class NetDevice : ILinkEvents
 public sealed class NetDevice<TDriver> : NetDevice where TDriver : class, IDeviceOperations<TDriver>
 {
     private readonly IDeviceOperations<TDriver> _operations;
+    private readonly IEthtoolOperations<TDriver>? _ethtool;
 
     internal NetDevice(TDriver driver, int txQueues, int rxQueues, ILogger? logger)
         : base(DriverNameOf(driver), txQueues, rxQueues, logger)
     {
         DriverData = driver;
         _operations = driver;
+        _ethtool = driver as IEthtoolOperations<TDriver>;
     }
 
     /// <summary>The driver instance: the device's private data (the seed's <c>drv_priv_data</c>), typed.</summary>
     public TDriver DriverData { get; }
 
-    internal override TxResult StartXmitCore(SkBuff skb) => _operations.StartXmit(this, skb);
+    /// <inheritdoc/>
+    public override DriverInfo GetDriverInfo() => _ethtool?.GetDriverInfo(this) ?? DriverInfo.For(this);
+
+    /// <inheritdoc/>
+    public override TimestampingInfo GetTsInfo() => _ethtool?.GetTsInfo(this) ?? TimestampingInfo.Software;
+
+    /// <inheritdoc/>
+    public override LinkSettings GetLinkSettings() => _ethtool?.GetLinkSettings(this) ?? LinkSettings.Unknown;
+
+    /// <inheritdoc/>
+    public override RingParameters GetRingParameters() => _ethtool?.GetRingParameters(this) ?? RingParameters.For(this);
+
+    internal override TxResult StartXmitCore(SkBuff skb)
+    {
+        if (OperationObserver is not { } observer)
+        {
+            return _operations.StartXmit(this, skb);
+        }
+        var (queue, length) = (skb.QueueIndex, skb.Length);
+        TxResult result;
+        try
+        {
+            result = _operations.StartXmit(this, skb);
+        }
+        catch (Exception error)
+        {
+            observer.OnOperation(this, DeviceOperation.StartXmit, queue, length, TxResult.Ok, error);
+            throw;
+        }
+        observer.OnOperation(this, DeviceOperation.StartXmit, queue, length, result, null);
+        return result;
+    }
+
+    /// <summary>Runs a driver operation, telling the observer (if any) that it returned or threw.</summary>
+    private void Observed(DeviceOperation operation, Action<IDeviceOperations<TDriver>, NetDevice<TDriver>> call, int queue = -1)
+    {
+        try
+        {
+            call(_operations, this);
+        }
+        catch (Exception error)
+        {
+            OperationObserver?.OnOperation(this, operation, queue, -1, TxResult.Ok, error);
+            throw;
+        }
+        OperationObserver?.OnOperation(this, operation, queue, -1, TxResult.Ok, null);
+    }
 
     private protected override void OpenOperation()
     {
         if (DeviceOperationsTable<TDriver>.HasOpen)
         {
-            _operations.Open(this);
+            Observed(DeviceOperation.Open, static (ops, dev) => ops.Open(dev));
         }
     }
 
@@ -461,7 +984,58 @@ public sealed class NetDevice<TDriver> : NetDevice where TDriver : class, IDevic
     {
         if (DeviceOperationsTable<TDriver>.HasStop)
         {
-            _operations.Stop(this);
+            Observed(DeviceOperation.Stop, static (ops, dev) => ops.Stop(dev));
+        }
+    }
+
+    private protected override void ChangeMtuOperation(int newMtu)
+    {
+        if (DeviceOperationsTable<TDriver>.HasChangeMtu)
+        {
+            Observed(DeviceOperation.ChangeMtu, (ops, dev) => ops.ChangeMtu(dev, newMtu));
+        }
+    }
+
+    private protected override void SetMacAddressOperation(MacAddress address)
+    {
+        if (DeviceOperationsTable<TDriver>.HasSetMacAddress)
+        {
+            Observed(DeviceOperation.SetMacAddress, (ops, dev) => ops.SetMacAddress(dev, address));
+        }
+    }
+
+    private protected override void SetRxModeOperation()
+    {
+        if (DeviceOperationsTable<TDriver>.HasSetRxMode)
+        {
+            Observed(DeviceOperation.SetRxMode, static (ops, dev) => ops.SetRxMode(dev));
+        }
+    }
+
+    private protected override void ChangeCarrierOperation(bool carrier)
+    {
+        if (DeviceOperationsTable<TDriver>.HasChangeCarrier)
+        {
+            Observed(DeviceOperation.ChangeCarrier, (ops, dev) => ops.ChangeCarrier(dev, carrier));
+        }
+    }
+
+    private protected override void GetStats64Operation(ref LinkStats64 stats)
+    {
+        if (DeviceOperationsTable<TDriver>.HasGetStats64)
+        {
+            _operations.GetStats64(this, ref stats);
+        }
+    }
+
+    private protected override IEnumerable<KeyValuePair<string, long>> DriverStatistics() =>
+        _ethtool?.GetStatistics(this) ?? [];
+
+    internal override void TxTimeoutOperation(int queue)
+    {
+        if (DeviceOperationsTable<TDriver>.HasTxTimeout)
+        {
+            Observed(DeviceOperation.TxTimeout, (ops, dev) => ops.TxTimeout(dev, queue), queue);
         }
     }
 
@@ -469,7 +1043,7 @@ public sealed class NetDevice<TDriver> : NetDevice where TDriver : class, IDevic
     {
         if (DeviceOperationsTable<TDriver>.HasInit)
         {
-            _operations.Init(this);
+            Observed(DeviceOperation.Init, static (ops, dev) => ops.Init(dev));
         }
     }
 
@@ -477,7 +1051,7 @@ public sealed class NetDevice<TDriver> : NetDevice where TDriver : class, IDevic
     {
         if (DeviceOperationsTable<TDriver>.HasUninit)
         {
-            _operations.Uninit(this);
+            Observed(DeviceOperation.Uninit, static (ops, dev) => ops.Uninit(dev));
         }
     }
 
@@ -499,3 +1073,38 @@ public sealed class DeviceErrorEventArgs(Exception error) : EventArgs
     /// <summary>What failed.</summary>
     public Exception Exception { get; } = error;
 }
+
+/// <summary>A change made by someone else that the device rejected; see <see cref="NetDevice.ChangeRejected"/>.</summary>
+/// <param name="setting">What was changed: <c>mtu</c>, <c>address</c> or <c>carrier</c>.</param>
+/// <param name="requested">The value asked for.</param>
+/// <param name="kept">The value kept and put back.</param>
+/// <param name="reason">Why it was rejected.</param>
+public sealed class ChangeRejectedEventArgs(string setting, string requested, string kept, string reason) : EventArgs
+{
+    /// <summary>What was changed: <c>mtu</c>, <c>address</c> or <c>carrier</c>.</summary>
+    public string Setting { get; } = setting;
+
+    /// <summary>The value asked for.</summary>
+    public string Requested { get; } = requested;
+
+    /// <summary>The value kept and put back.</summary>
+    public string Kept { get; } = kept;
+
+    /// <summary>Why it was rejected.</summary>
+    public string Reason { get; } = reason;
+}
+
+/// <summary>Which way frames go.</summary>
+public enum TrafficDirection
+{
+    /// <summary>Frames the system sends through the device.</summary>
+    Transmit,
+    /// <summary>Frames the device hands to the system.</summary>
+    Receive,
+}
+
+/// <summary>How many frames were dropped in one direction for one reason.</summary>
+/// <param name="Direction">Transmit or receive.</param>
+/// <param name="Reason">Why.</param>
+/// <param name="Count">How many.</param>
+public readonly record struct DropCount(TrafficDirection Direction, DropReason Reason, long Count);

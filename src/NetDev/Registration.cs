@@ -167,9 +167,10 @@ public sealed class Registration<TDriver> : IDisposable, IAsyncDisposable where 
             }
             Device.Logger.LogInformation("{Device} unregistered", Device.Name);
         }
-        foreach (var queue in Device.Queues)
+        // Receive buffers count too: a driver that took one with AllocSkb and never handed it on leaked it.
+        foreach (var pool in Device.Queues.SelectMany(queue => new[] { queue.TxPool, queue.RxPool }))
         {
-            var report = queue.TxPool.CheckLeaks();
+            var report = pool.CheckLeaks();
             if (!report.IsClean)
             {
                 _leaks.Add(report);

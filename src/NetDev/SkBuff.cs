@@ -206,11 +206,7 @@ public readonly struct SkBuff : IEquatable<SkBuff>
 
     private void Release(bool consumed, DropReason reason)
     {
-        var slot = _slot ?? throw SkBuffMisuseException.NotAllocated();
-        if (slot.Generation != _generation)
-        {
-            throw SkBuffMisuseException.DoubleRelease(slot.DescribeLastRelease());
-        }
+        var slot = LiveForRelease();
         slot.Generation = unchecked(slot.Generation + 1);
         slot.LastRelease = consumed ? ReleaseKind.Consume : ReleaseKind.Drop;
         slot.LastDropReason = reason;
@@ -220,13 +216,24 @@ public readonly struct SkBuff : IEquatable<SkBuff>
     /// <summary>Returns the storage to its pool without counting a release (a host's unused buffer).</summary>
     internal void ReturnUnused()
     {
-        var slot = Live();
+        // Giving a released buffer back is a second release, and is reported as one.
+        var slot = LiveForRelease();
         slot.Generation = unchecked(slot.Generation + 1);
         slot.LastRelease = ReleaseKind.ReturnUnused;
         slot.Pool.Recycle(slot, consumed: true, DropReason.NotSpecified, count: false);
     }
 
     internal SkBuffSlot? Slot => _slot;
+
+    private SkBuffSlot LiveForRelease()
+    {
+        var slot = _slot ?? throw SkBuffMisuseException.NotAllocated();
+        if (slot.Generation != _generation)
+        {
+            throw SkBuffMisuseException.DoubleRelease(slot.DescribeLastRelease());
+        }
+        return slot;
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private SkBuffSlot Live()

@@ -142,7 +142,7 @@ public sealed class SkBuffPool
     /// </summary>
     /// <exception cref="SkBuffMisuseException">The buffer was already released.</exception>
     /// <exception cref="ArgumentException">The buffer belongs to another pool.</exception>
-    public void Return(SkBuff skb)
+    public void Return([TakesOwnership] SkBuff skb)
     {
         if (skb.Slot is { } slot && !ReferenceEquals(slot.Pool, this))
         {

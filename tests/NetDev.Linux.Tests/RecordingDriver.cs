@@ -15,6 +15,16 @@ public sealed class RecordingDriver : IDeviceOperations<RecordingDriver>, IDispo
 
     public Action<NetDevice<RecordingDriver>>? OnOpen { get; init; }
 
+    /// <summary>MTUs the driver refuses (ChangeMtu throws for them).</summary>
+    public Func<int, bool> RefuseMtu { get; init; } = _ => false;
+
+    /// <summary>Addresses the driver refuses (SetMacAddress throws for them).</summary>
+    public Func<MacAddress, bool> RefuseAddress { get; init; } = _ => false;
+
+    public ConcurrentQueue<string> Changes { get; } = new();
+
+    public ConcurrentQueue<int> TimedOutQueues { get; } = new();
+
     public bool Disposed { get; private set; }
 
     /// <summary>The device's interface still existed (in the kernel) when Uninit ran.</summary>
@@ -48,6 +58,35 @@ public sealed class RecordingDriver : IDeviceOperations<RecordingDriver>, IDispo
     }
 
     public void Stop(NetDevice<RecordingDriver> device) => _calls.Enqueue("Stop");
+
+    public void ChangeMtu(NetDevice<RecordingDriver> device, int newMtu)
+    {
+        Changes.Enqueue($"mtu {newMtu}");
+        if (RefuseMtu(newMtu))
+        {
+            throw new NotSupportedException($"this hardware cannot do MTU {newMtu}");
+        }
+    }
+
+    public void SetMacAddress(NetDevice<RecordingDriver> device, MacAddress address)
+    {
+        Changes.Enqueue($"address {address}");
+        if (RefuseAddress(address))
+        {
+            throw new NotSupportedException($"address {address} is reserved");
+        }
+    }
+
+    public void SetRxMode(NetDevice<RecordingDriver> device) =>
+        Changes.Enqueue($"rxmode promisc={(device.Flags & DeviceFlags.Promisc) != 0} allmulti={(device.Flags & DeviceFlags.AllMulti) != 0}");
+
+    public void ChangeCarrier(NetDevice<RecordingDriver> device, bool carrier) => Changes.Enqueue($"carrier {(carrier ? "on" : "off")}");
+
+    public void TxTimeout(NetDevice<RecordingDriver> device, int queue)
+    {
+        TimedOutQueues.Enqueue(queue);
+        device.WakeQueue(queue);
+    }
 
     public TxResult StartXmit(NetDevice<RecordingDriver> device, SkBuff skb)
     {

@@ -114,13 +114,14 @@ internal sealed class QueueLoop : IDisposable
                 {
                     break;
                 }
+                _queue.CheckWatchdog();
                 _queue.RetryPending();
                 var reading = tapUsable && _queue.IsAcceptingFrames;
-                var retrying = _queue.HasPendingFrame && !_queue.IsStopped;
+                var timeout = PollTimeout();
                 fds[0] = new Interop.PollFd { Fd = tapFd, Events = reading ? Interop.POLLIN : (short)0 };
                 fds[1] = new Interop.PollFd { Fd = wakeFd, Events = Interop.POLLIN };
                 // SAFETY: fds points at two PollFd on this stack frame; poll reads and writes exactly those two.
-                if (Interop.Poll(fds, 2, retrying ? RetryIntervalMilliseconds : -1) < 0)
+                if (Interop.Poll(fds, 2, timeout) < 0)
                 {
                     if (Interop.Errors.LastErrno == Interop.Errno.EINTR)
                     {
@@ -165,6 +166,18 @@ internal sealed class QueueLoop : IDisposable
                 _tap.DangerousRelease();
             }
         }
+    }
+
+    /// <summary>How long poll may sleep: until a refused frame is due for a retry or the watchdog is due, else forever.</summary>
+    private int PollTimeout()
+    {
+        var timeout = _queue.HasPendingFrame && !_queue.IsStopped ? RetryIntervalMilliseconds : -1;
+        if (_queue.WatchdogDelay is { } delay)
+        {
+            var milliseconds = (int)Math.Min(int.MaxValue, Math.Ceiling(delay.TotalMilliseconds));
+            timeout = timeout < 0 ? milliseconds : Math.Min(timeout, milliseconds);
+        }
+        return timeout;
     }
 
     /// <summary>Reads up to <see cref="Budget"/> frames; returns false when the queue's descriptor failed for good.</summary>

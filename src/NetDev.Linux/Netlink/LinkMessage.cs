@@ -17,6 +17,15 @@ internal sealed record LinkMessage(
 {
     internal bool IsUp => (Flags & (uint)DeviceFlags.Up) != 0;
 
+    /// <summary>The state the core compares with what it knows; missing attributes read as their defaults.</summary>
+    internal Hosting.LinkState ToLinkState() => new(
+        IsUp,
+        Mtu ?? 0,
+        MacAddress ?? NetDev.MacAddress.Zero,
+        (DeviceFlags)Flags,
+        Carrier ?? true,
+        TxQueueLength ?? 0);
+
     /// <summary>Parses the payload of an RTM_NEWLINK/RTM_DELLINK message (after the nlmsghdr).</summary>
     internal static LinkMessage Parse(ReadOnlySpan<byte> payload)
     {

@@ -8,7 +8,9 @@ namespace NetDev.Linux.Netlink;
 /// reports administrative up/down changes on its own thread. When the kernel says notifications were
 /// lost (ENOBUFS), it asks for the interface's current state instead of missing a change.
 /// </summary>
-/// <remarks><b>Invariants.</b> <c>_lastUp</c> is the last administrative state reported, touched only by
+/// <remarks>A notification is only a trigger: the monitor then reads the interface's current state, so a
+/// burst of changes (its own echoes included) is judged by where it ended, not by each step.
+/// <b>Invariants.</b> <c>_last</c> is the last state reported, touched only by
 /// the monitor thread after <see cref="Start"/>; events are delivered one at a time from that thread.</remarks>
 internal sealed class LinkMonitor : IDisposable
 {
@@ -20,7 +22,7 @@ internal sealed class LinkMonitor : IDisposable
     private ILinkEvents? _events;
     private Thread? _thread;
     private volatile bool _stopping;
-    private bool _lastUp;
+    private Hosting.LinkState? _last;
 
     internal LinkMonitor(RtNetlinkSocket notifications, RtNetlinkSocket requests, int ifIndex, string device)
     {
@@ -31,10 +33,9 @@ internal sealed class LinkMonitor : IDisposable
         _wake = new WakeSignal(device);
     }
 
-    internal void Start(ILinkEvents events, bool initiallyUp)
+    internal void Start(ILinkEvents events)
     {
         _events = events;
-        _lastUp = initiallyUp;
         _thread = new Thread(Run) { IsBackground = true, Name = $"netdev {_device} events" };
         _thread.Start();
         // Anything that happened between creation and now is caught up with.
@@ -67,7 +68,7 @@ internal sealed class LinkMonitor : IDisposable
                 if (resync)
                 {
                     resync = false;
-                    Report(_requests.GetLink(_ifIndex, _device));
+                    Report();
                 }
                 fds[0] = new Interop.PollFd { Fd = _notifications.Descriptor.Fd, Events = Interop.POLLIN };
                 fds[1] = new Interop.PollFd { Fd = _wake.Descriptor.Fd, Events = Interop.POLLIN };
@@ -95,6 +96,7 @@ internal sealed class LinkMonitor : IDisposable
                     resync = true;
                     continue;
                 }
+                var changed = false;
                 foreach (var (type, link) in messages)
                 {
                     if (link.IfIndex != _ifIndex)
@@ -106,7 +108,11 @@ internal sealed class LinkMonitor : IDisposable
                         _events!.OnHostError(new NetDevException(ErrnoNames.ENODEV, "RTM_DELLINK", _device, "the interface was deleted by someone else"));
                         return;
                     }
-                    Report(link);
+                    changed = true;
+                }
+                if (changed)
+                {
+                    Report();
                 }
             }
         }
@@ -134,13 +140,14 @@ internal sealed class LinkMonitor : IDisposable
         }
     }
 
-    private void Report(LinkMessage link)
+    private void Report()
     {
-        if (link.IsUp == _lastUp)
+        var state = _requests.GetLink(_ifIndex, _device).ToLinkState();
+        if (state == _last)
         {
             return;
         }
-        _lastUp = link.IsUp;
-        _events!.OnAdminStateChanged(link.IsUp);
+        _last = state;
+        _events!.OnLinkChanged(state);
     }
 }

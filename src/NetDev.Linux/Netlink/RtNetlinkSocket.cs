@@ -23,7 +23,7 @@ internal sealed class RtNetlinkSocket : IDisposable
     internal SafeFileDescriptor Descriptor => _fd;
 
     /// <summary>Opens a socket in the calling thread's network namespace, subscribed to <paramref name="groups"/>.</summary>
-    internal static unsafe RtNetlinkSocket Open(uint groups, string? device)
+    internal static unsafe RtNetlinkSocket Open(uint groups, string? device, int receiveBufferBytes = 1 << 20)
     {
         var fd = Interop.Socket(Interop.AF_NETLINK, Interop.SOCK_RAW | Interop.SOCK_CLOEXEC, Interop.NETLINK_ROUTE);
         if (fd < 0)
@@ -42,7 +42,7 @@ internal sealed class RtNetlinkSocket : IDisposable
             if (groups != 0)
             {
                 // A larger buffer makes ENOBUFS (missed notifications) rarer; the monitor resynchronises when it happens anyway.
-                var size = 1 << 20;
+                var size = receiveBufferBytes;
                 // SAFETY: size is a local int; setsockopt reads sizeof(int) bytes of it.
                 _ = Interop.SetSocketOption(fd, Interop.SOL_SOCKET, Interop.SO_RCVBUF, &size, sizeof(int));
             }

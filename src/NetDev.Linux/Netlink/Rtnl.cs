@@ -26,6 +26,7 @@ internal static class Rtnl
     internal const ushort IFLA_TXQLEN = 13;
     internal const ushort IFLA_OPERSTATE = 16;
     internal const ushort IFLA_IFALIAS = 20;
+    internal const ushort IFLA_NET_NS_FD = 28;
     internal const ushort IFLA_NUM_TX_QUEUES = 31;
     internal const ushort IFLA_NUM_RX_QUEUES = 32;
     internal const ushort IFLA_CARRIER = 33;

@@ -17,15 +17,19 @@ internal sealed class TapLink : IHostLink
     private const DeviceFlags ChangeableFlags = DeviceFlags.NoArp | DeviceFlags.Multicast | DeviceFlags.Promisc | DeviceFlags.AllMulti;
 
     private readonly SafeFileDescriptor[] _queues;
-    private readonly RtNetlinkSocket _requests;
-    private readonly LinkMonitor _monitor;
+    private readonly object _netlinkLock = new();
+    private RtNetlinkSocket _requests;
+    private LinkMonitor _monitor;
+    private ILinkEvents? _events;
     private QueueLoop[] _loops = [];
     private int _disposed;
+    private int _notificationBuffer = 1 << 20;
 
-    private TapLink(string name, int ifIndex, SafeFileDescriptor[] queues, RtNetlinkSocket requests, LinkMonitor monitor)
+    private TapLink(string name, int ifIndex, string? networkNamespace, SafeFileDescriptor[] queues, RtNetlinkSocket requests, LinkMonitor monitor)
     {
         Name = name;
         IfIndex = ifIndex;
+        NetworkNamespace = networkNamespace;
         _queues = queues;
         _requests = requests;
         _monitor = monitor;
@@ -33,22 +37,26 @@ internal sealed class TapLink : IHostLink
 
     public string Name { get; }
 
-    public int IfIndex { get; }
+    public int IfIndex { get; private set; }
 
-    /// <summary>Creates and configures the TAP interface in <paramref name="networkNamespace"/> (or the caller's).</summary>
-    internal static TapLink Create(string? networkNamespace, LinkRequest request) =>
-        NetworkNamespace.Run(networkNamespace, () => CreateHere(request));
+    public string? NetworkNamespace { get; private set; }
 
-    private static TapLink CreateHere(LinkRequest request)
+    /// <summary>Creates and configures the TAP interface in the options' network namespace (or the caller's).</summary>
+    internal static TapLink Create(LinuxHostOptions options, LinkRequest request) =>
+        Linux.NetworkNamespace.Run(options.NetworkNamespace, () => CreateHere(options, request));
+
+    private static TapLink CreateHere(LinuxHostOptions options, LinkRequest request)
     {
         var template = request.NameTemplate;
+        var networkNamespace = options.NetworkNamespace;
+        var notificationBuffer = options.NotificationBufferBytes;
         var requests = RtNetlinkSocket.Open(0, template);
         RtNetlinkSocket? notifications = null;
         SafeFileDescriptor[] queues = [];
         try
         {
             // Subscribed before the interface exists, so no change to it can be missed.
-            notifications = RtNetlinkSocket.Open(Rtnl.RTMGRP_LINK, template);
+            notifications = RtNetlinkSocket.Open(Rtnl.RTMGRP_LINK, template, notificationBuffer);
             if (!template.Contains('%'))
             {
                 RefuseExisting(requests, template);
@@ -63,7 +71,7 @@ internal sealed class TapLink : IHostLink
                 .String(Rtnl.IFLA_IFALIAS, $"netdev: {request.DriverName} driver, pid {Environment.ProcessId}");
             requests.Request(configure, name);
             var monitor = new LinkMonitor(notifications, requests, ifIndex, name);
-            return new TapLink(name, ifIndex, queues, requests, monitor);
+            return new TapLink(name, ifIndex, networkNamespace, queues, requests, monitor) { _notificationBuffer = notificationBuffer };
         }
         catch
         {
@@ -107,14 +115,131 @@ internal sealed class TapLink : IHostLink
         {
             loop.Start();
         }
-        _monitor.Start(events, initiallyUp: false);
+        _events = events;
+        lock (_netlinkLock)
+        {
+            _monitor.Start(events);
+        }
     }
 
     public void SetAdminUp(bool up)
     {
-        var request = new NetlinkMessageWriter(Rtnl.RTM_NEWLINK, Rtnl.NLM_F_REQUEST | Rtnl.NLM_F_ACK, IfIndex,
-            up ? (uint)DeviceFlags.Up : 0, (uint)DeviceFlags.Up);
-        _requests.Request(request, Name);
+        lock (_netlinkLock)
+        {
+            var request = new NetlinkMessageWriter(Rtnl.RTM_NEWLINK, Rtnl.NLM_F_REQUEST | Rtnl.NLM_F_ACK, IfIndex,
+                up ? (uint)DeviceFlags.Up : 0, (uint)DeviceFlags.Up);
+            _requests.Request(request, Name);
+        }
+    }
+
+    public LinkState? QueryState()
+    {
+        lock (_netlinkLock)
+        {
+            return _requests.GetLink(IfIndex, Name).ToLinkState();
+        }
+    }
+
+    public void Configure(LinkConfiguration change)
+    {
+        if (change.Carrier is { } carrier)
+        {
+            SetCarrier(carrier);
+        }
+        var mask = change.FlagMask & ChangeableFlags;
+        if (change.Mtu is null && change.MacAddress is null && change.TxQueueLength is null && change.Alias is null && mask == DeviceFlags.None)
+        {
+            return;
+        }
+        lock (_netlinkLock)
+        {
+            var request = new NetlinkMessageWriter(Rtnl.RTM_NEWLINK, Rtnl.NLM_F_REQUEST | Rtnl.NLM_F_ACK, IfIndex,
+                (uint)(change.Flags & mask), (uint)mask);
+            if (change.Mtu is { } mtu)
+            {
+                request.UInt32(Rtnl.IFLA_MTU, (uint)mtu);
+            }
+            if (change.MacAddress is { } mac)
+            {
+                request.Mac(Rtnl.IFLA_ADDRESS, mac);
+            }
+            if (change.TxQueueLength is { } length)
+            {
+                request.UInt32(Rtnl.IFLA_TXQLEN, (uint)length);
+            }
+            if (change.Alias is { } alias)
+            {
+                request.String(Rtnl.IFLA_IFALIAS, alias);
+            }
+            _requests.Request(request, Name);
+        }
+    }
+
+    public void MoveToNetworkNamespace(string networkNamespace)
+    {
+        lock (_netlinkLock)
+        {
+            // The old namespace's sockets would only hear the interface leave; listening starts afresh in the new one.
+            _monitor.Dispose();
+            var path = Path.Combine(Linux.NetworkNamespace.Directory, networkNamespace);
+            var fd = Interop.Open(path, Interop.O_RDONLY | Interop.O_CLOEXEC);
+            if (fd < 0)
+            {
+                throw Interop.Errors.LastException($"open {path}", Name);
+            }
+            using (var target = new SafeFileDescriptor(fd))
+            {
+                var move = new NetlinkMessageWriter(Rtnl.RTM_NEWLINK, Rtnl.NLM_F_REQUEST | Rtnl.NLM_F_ACK, IfIndex)
+                    .UInt32(Rtnl.IFLA_NET_NS_FD, (uint)target.Fd);
+                _requests.Request(move, Name);
+            }
+            var (requests, notifications, ifIndex) = Linux.NetworkNamespace.Run(networkNamespace, () =>
+            {
+                var newRequests = RtNetlinkSocket.Open(0, Name);
+                try
+                {
+                    var newNotifications = RtNetlinkSocket.Open(Rtnl.RTMGRP_LINK, Name, _notificationBuffer);
+                    return (newRequests, newNotifications, newRequests.GetLink(0, Name).IfIndex);
+                }
+                catch
+                {
+                    newRequests.Dispose();
+                    throw;
+                }
+            });
+            _requests.Dispose();
+            _requests = requests;
+            IfIndex = ifIndex;
+            NetworkNamespace = networkNamespace;
+            _monitor = new LinkMonitor(notifications, requests, ifIndex, Name);
+            if (_events is { } events)
+            {
+                _monitor.Start(events);
+            }
+        }
+    }
+
+    private unsafe void SetCarrier(bool carrier)
+    {
+        var value = carrier ? 1 : 0;
+        var tap = _queues[0];
+        var referenced = false;
+        try
+        {
+            tap.DangerousAddRef(ref referenced);
+            // SAFETY: TUNSETCARRIER reads one int through the pointer, and value is a local int.
+            if (Interop.Ioctl(tap.Fd, Interop.TUNSETCARRIER, &value) < 0)
+            {
+                throw Interop.Errors.LastException("TUNSETCARRIER", Name);
+            }
+        }
+        finally
+        {
+            if (referenced)
+            {
+                tap.DangerousRelease();
+            }
+        }
     }
 
     public void RunOnQueue(int queue, Action action)
@@ -181,7 +306,10 @@ internal sealed class TapLink : IHostLink
         {
             return;
         }
-        _monitor.Dispose();
+        lock (_netlinkLock)
+        {
+            _monitor.Dispose();
+        }
         foreach (var loop in _loops)
         {
             loop.Dispose();
@@ -190,6 +318,9 @@ internal sealed class TapLink : IHostLink
         {
             queue.Dispose();
         }
-        _requests.Dispose();
+        lock (_netlinkLock)
+        {
+            _requests.Dispose();
+        }
     }
 }

@@ -57,6 +57,31 @@ public interface IHostLink : IDisposable
     /// </summary>
     void Start(IReadOnlyList<DeviceQueue> queues, ILinkEvents events);
 
+    /// <summary>
+    /// Applies <paramref name="change"/> to the interface in the system. Hosts that cannot change a
+    /// setting throw <see cref="NotSupportedException"/>.
+    /// </summary>
+    /// <exception cref="NetDevException">The system refused.</exception>
+    void Configure(LinkConfiguration change) => throw new NotSupportedException($"This host cannot change {Name}'s configuration.");
+
+    /// <summary>
+    /// Moves the interface into network namespace <paramref name="networkNamespace"/> (a name under
+    /// <c>/run/netns</c>); it arrives down. Hosts without namespaces throw <see cref="NotSupportedException"/>.
+    /// </summary>
+    /// <exception cref="NetDevException">The system refused.</exception>
+    void MoveToNetworkNamespace(string networkNamespace) => throw new NotSupportedException("This host has no network namespaces.");
+
+    /// <summary>
+    /// Reads the interface's state from the system now, or returns <see langword="null"/> when the host
+    /// only pushes state through <see cref="ILinkEvents.OnLinkChanged"/>. The device calls it under its
+    /// control lock when told of a change, so its judgement is never based on a state its own later
+    /// changes already replaced.
+    /// </summary>
+    LinkState? QueryState() => null;
+
+    /// <summary>The network namespace the interface is in, or <see langword="null"/> for the host's own.</summary>
+    string? NetworkNamespace => null;
+
     /// <summary>Sets the interface administratively up or down.</summary>
     /// <exception cref="NetDevException">The system refused.</exception>
     void SetAdminUp(bool up);
@@ -83,6 +108,13 @@ public interface ILinkEvents
 {
     /// <summary>The interface was set administratively up or down (by anyone).</summary>
     void OnAdminStateChanged(bool up);
+
+    /// <summary>
+    /// The interface's state in the system changed (by anyone): up/down, MTU, address, flags, carrier.
+    /// Hosts that see the whole state report it here; the device compares it with what it knows and
+    /// calls the driver for each difference.
+    /// </summary>
+    void OnLinkChanged(LinkState state);
 
     /// <summary>A loop of the host failed in a way it could not handle; the link may be degraded.</summary>
     void OnHostError(Exception error);
