@@ -1,1 +1,24 @@
-Console.WriteLine("placeholder");
+using System.CommandLine;
+using System.CommandLine.Help;
+using System.CommandLine.Invocation;
+using NetDev.Cli;
+using NetDev.Cli.Commands;
+
+// A plain command named "netdev" rather than a RootCommand, whose name would be the assembly's (NetDev.Cli).
+var root = new Command("netdev", "Run NetDev drivers as real Linux network interfaces.")
+{
+    new HelpOption(),
+    new VersionOption(),
+    GlobalOptions.Verbose,
+};
+root.Subcommands.Add(RunCommand.Create());
+
+var parseResult = root.Parse(args);
+if (parseResult.Action is ParseErrorAction)
+{
+    // Usage errors go to stderr with the usage, and exit 2 as getopt-style tools do (the library says 1).
+    parseResult.Invoke(new InvocationConfiguration { Output = Console.Error, Error = Console.Error });
+    return ExitCodes.Usage;
+}
+// Commands that run until a signal handle SIGINT and SIGTERM themselves (see TerminationSignal).
+return parseResult.Invoke(new InvocationConfiguration { ProcessTerminationTimeout = null });

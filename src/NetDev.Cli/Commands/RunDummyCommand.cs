@@ -1,0 +1,99 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using NetDev.Drivers.Dummy;
+using NetDev.Linux;
+
+namespace NetDev.Cli.Commands;
+
+/// <summary>
+/// <c>netdev run dummy [--name NAME] [--queues N] [--count N]</c>: <c>dummy.c</c>'s module as a command,
+/// <c>--count</c> being its <c>numdummies</c>.
+/// </summary>
+internal static class RunDummyCommand
+{
+    private const int MaxQueues = 256;
+    private const int MaxCount = 64;
+
+    public static Command Create()
+    {
+        var name = new Option<string?>("--name", "-n")
+        {
+            Description = $"Interface name, or a template with %d that the kernel numbers [default: {DummyDriver.DefaultNameTemplate}].",
+            HelpName = "NAME",
+        };
+        var queues = new Option<int>("--queues", "-q")
+        {
+            Description = $"Transmit and receive queues per device, 1 to {MaxQueues}.",
+            DefaultValueFactory = _ => 1,
+            HelpName = "N",
+        };
+        var count = new Option<int>("--count", "-c")
+        {
+            Description = $"How many devices (the kernel's numdummies), 1 to {MaxCount}; more than one needs a name with %d.",
+            DefaultValueFactory = _ => 1,
+            HelpName = "N",
+        };
+        queues.Validators.Add(result => RequireRange(result, 1, MaxQueues));
+        count.Validators.Add(result => RequireRange(result, 1, MaxCount));
+
+        var command = new Command("dummy", "Dummy devices: every frame sent on them is counted and freed (drivers/net/dummy.c).")
+        {
+            name,
+            queues,
+            count,
+        };
+        command.Validators.Add(result =>
+        {
+            if (result.GetValue(name) is not { } chosen)
+            {
+                return;
+            }
+            if (chosen.Contains('%') && !chosen.Contains("%d"))
+            {
+                result.AddError($"--name '{chosen}': the only template the kernel numbers is %d.");
+            }
+            else if (result.GetValue(count) > 1 && !chosen.Contains("%d"))
+            {
+                result.AddError($"--name '{chosen}' names one interface, but --count asks for {result.GetValue(count)}; use a template such as '{chosen}%d'.");
+            }
+        });
+
+        command.SetAction(parseResult =>
+        {
+            using var loggerFactory = GlobalOptions.CreateLoggerFactory(parseResult);
+            var host = new LinuxHost();
+            var devices = new List<Registration<DummyDriver>>();
+            try
+            {
+                for (var i = 0; i < parseResult.GetValue(count); i++)
+                {
+                    devices.Add(DummyDriver.CreateRegistration(host, parseResult.GetValue(name), parseResult.GetValue(queues), loggerFactory));
+                }
+            }
+            catch (ArgumentException error)
+            {
+                // The device checks the name against the kernel's rules; a bad one is a usage error.
+                devices.ForEach(device => device.Dispose());
+                var reason = error.ParamName is null ? error.Message : error.Message.Replace($" (Parameter '{error.ParamName}')", "");
+                Console.Error.WriteLine($"netdev run dummy: {reason} See 'netdev run dummy --help'.");
+                return ExitCodes.Usage;
+            }
+            return DeviceRunner.Run(devices, Console.Out, Console.Error);
+        });
+        return command;
+    }
+
+    private static void RequireRange(OptionResult result, int min, int max)
+    {
+        // A token that is no number has its own conversion error; reading its value here would throw.
+        if (result.Tokens.Count > 0 && !int.TryParse(result.Tokens[^1].Value, out _))
+        {
+            return;
+        }
+        var value = result.GetValueOrDefault<int>();
+        if (value < min || value > max)
+        {
+            result.AddError($"{result.IdentifierToken?.Value ?? result.Option.Name} must be between {min} and {max}; got {value}.");
+        }
+    }
+}

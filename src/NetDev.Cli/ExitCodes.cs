@@ -1,0 +1,14 @@
+namespace NetDev.Cli;
+
+/// <summary>The process exit codes every command uses.</summary>
+internal static class ExitCodes
+{
+    /// <summary>The command did what it was asked.</summary>
+    public const int Success = 0;
+
+    /// <summary>The system refused (no privilege, no such device, …); stderr says why.</summary>
+    public const int Failure = 1;
+
+    /// <summary>The command line was wrong; stderr has the error and the usage.</summary>
+    public const int Usage = 2;
+}

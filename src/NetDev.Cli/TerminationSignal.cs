@@ -1,0 +1,45 @@
+using System.Runtime.InteropServices;
+
+namespace NetDev.Cli;
+
+/// <summary>
+/// Catches SIGINT and SIGTERM for as long as it lives, cancelling the default of terminating the process,
+/// so that a command can tear its devices down and report before it exits.
+/// </summary>
+/// <remarks>
+/// <para>Create it before the first device exists: a signal that arrives while devices are being
+/// registered is then remembered instead of killing the process with interfaces left behind.</para>
+/// <para>A process started with SIGINT ignored (a background job of a non-interactive shell) keeps
+/// ignoring it, as the runtime leaves an inherited SIG_IGN alone for SIGINT; SIGTERM still stops it.</para>
+/// </remarks>
+internal sealed class TerminationSignal : IDisposable
+{
+    private readonly ManualResetEventSlim _received = new();
+    private readonly PosixSignalRegistration _interrupt;
+    private readonly PosixSignalRegistration _terminate;
+
+    public TerminationSignal()
+    {
+        _interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        _terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+    }
+
+    /// <summary>Whether SIGINT or SIGTERM has arrived.</summary>
+    public bool IsReceived => _received.IsSet;
+
+    /// <summary>Blocks until SIGINT or SIGTERM arrives (returns at once if one already did).</summary>
+    public void Wait() => _received.Wait();
+
+    public void Dispose()
+    {
+        _interrupt.Dispose();
+        _terminate.Dispose();
+        _received.Dispose();
+    }
+
+    private void OnSignal(PosixSignalContext context)
+    {
+        context.Cancel = true;
+        _received.Set();
+    }
+}
