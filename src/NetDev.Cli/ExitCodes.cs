@@ -11,4 +11,7 @@ internal static class ExitCodes
 
     /// <summary>The command line was wrong; stderr has the error and the usage.</summary>
     public const int Usage = 2;
+
+    /// <summary>SIGINT or SIGTERM ended the command early (128 + SIGINT, as shells report it).</summary>
+    public const int Interrupted = 130;
 }

@@ -11,6 +11,7 @@ var root = new Command("netdev", "Run NetDev drivers as real Linux network inter
     new VersionOption(),
     GlobalOptions.Verbose,
 };
+root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(RunCommand.Create());
 
 var parseResult = root.Parse(args);

@@ -15,6 +15,7 @@ namespace NetDev.Cli;
 internal sealed class TerminationSignal : IDisposable
 {
     private readonly ManualResetEventSlim _received = new();
+    private readonly CancellationTokenSource _cancellation = new();
     private readonly PosixSignalRegistration _interrupt;
     private readonly PosixSignalRegistration _terminate;
 
@@ -27,6 +28,9 @@ internal sealed class TerminationSignal : IDisposable
     /// <summary>Whether SIGINT or SIGTERM has arrived.</summary>
     public bool IsReceived => _received.IsSet;
 
+    /// <summary>Cancelled when SIGINT or SIGTERM arrives, for work that should stop early.</summary>
+    public CancellationToken Token => _cancellation.Token;
+
     /// <summary>Blocks until SIGINT or SIGTERM arrives (returns at once if one already did).</summary>
     public void Wait() => _received.Wait();
 
@@ -35,11 +39,13 @@ internal sealed class TerminationSignal : IDisposable
         _interrupt.Dispose();
         _terminate.Dispose();
         _received.Dispose();
+        _cancellation.Dispose();
     }
 
     private void OnSignal(PosixSignalContext context)
     {
         context.Cancel = true;
         _received.Set();
+        _cancellation.Cancel();
     }
 }

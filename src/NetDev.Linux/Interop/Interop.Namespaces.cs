@@ -8,4 +8,7 @@ internal static partial class Interop
 
     [LibraryImport(Libraries.Libc, EntryPoint = "setns", SetLastError = true)]
     internal static partial int SetNs(int fd, int namespaceType);
+
+    [LibraryImport(Libraries.Libc, EntryPoint = "unshare", SetLastError = true)]
+    internal static partial int Unshare(int flags);
 }

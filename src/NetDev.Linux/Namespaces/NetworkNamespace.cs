@@ -26,28 +26,11 @@ public static class NetworkNamespace
             return work();
         }
         Validate(name);
-        T result = default!;
-        ExceptionDispatchInfo? failure = null;
-        var thread = new Thread(() =>
+        return OnNewThread($"netns {name}", () =>
         {
-            try
-            {
-                Enter(name);
-                result = work();
-            }
-            catch (Exception error)
-            {
-                failure = ExceptionDispatchInfo.Capture(error);
-            }
-        })
-        {
-            IsBackground = true,
-            Name = $"netns {name}",
-        };
-        thread.Start();
-        thread.Join();
-        failure?.Throw();
-        return result;
+            Enter(name);
+            return work();
+        });
     }
 
     /// <summary>Runs <paramref name="work"/> inside namespace <paramref name="name"/>; see <see cref="Run{T}"/>.</summary>
@@ -61,11 +44,105 @@ public static class NetworkNamespace
         });
     }
 
+    /// <summary>
+    /// Creates a new, empty named network namespace (what <c>ip netns add</c> does): a namespace made by
+    /// a short-lived thread and kept alive by a bind mount at <c>/run/netns/NAME</c>.
+    /// </summary>
+    /// <exception cref="NetDevException">It exists already (EEXIST), or the system refused (EPERM without CAP_SYS_ADMIN).</exception>
+    public static void Create(string name)
+    {
+        Validate(name);
+        System.IO.Directory.CreateDirectory(Directory);
+        var path = Path.Combine(Directory, name);
+        try
+        {
+            using (new FileStream(path, FileMode.CreateNew, FileAccess.Write))
+            {
+                // An empty file to bind the namespace onto.
+            }
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            throw new NetDevException(ErrnoNames.EEXIST, "create network namespace", name, "a namespace of that name exists already");
+        }
+        catch (UnauthorizedAccessException error)
+        {
+            throw new NetDevException(ErrnoNames.EACCES, "create network namespace", name, innerException: error);
+        }
+        try
+        {
+            OnNewThread($"netns create {name}", () =>
+            {
+                // Only this short-lived thread moves into the new namespace; the mount keeps it alive after the thread ends.
+                if (Interop.Unshare(Interop.CLONE_NEWNET) < 0)
+                {
+                    throw Interop.Errors.LastException("unshare(CLONE_NEWNET)", name);
+                }
+                if (Interop.Mount("/proc/thread-self/ns/net", path, null, Interop.MS_BIND, 0) < 0)
+                {
+                    throw Interop.Errors.LastException($"mount --bind /proc/thread-self/ns/net {path}", name);
+                }
+                return true;
+            });
+        }
+        catch
+        {
+            File.Delete(path);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Deletes a named network namespace (what <c>ip netns del</c> does). Interfaces still in it are
+    /// destroyed by the kernel once nothing uses the namespace any more.
+    /// </summary>
+    /// <exception cref="NetDevException">The system refused.</exception>
+    public static void Delete(string name)
+    {
+        Validate(name);
+        var path = Path.Combine(Directory, name);
+        if (!File.Exists(path))
+        {
+            return;
+        }
+        if (Interop.Unmount(path, Interop.MNT_DETACH) < 0)
+        {
+            throw Interop.Errors.LastException($"umount {path}", name);
+        }
+        File.Delete(path);
+    }
+
     /// <summary>Whether a named namespace exists.</summary>
     public static bool Exists(string name)
     {
         Validate(name);
         return File.Exists(Path.Combine(Directory, name));
+    }
+
+    /// <summary>Runs <paramref name="work"/> on a thread of its own (whose namespace it may change) and returns its result.</summary>
+    private static T OnNewThread<T>(string threadName, Func<T> work)
+    {
+        T result = default!;
+        ExceptionDispatchInfo? failure = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                result = work();
+            }
+            catch (Exception error)
+            {
+                failure = ExceptionDispatchInfo.Capture(error);
+            }
+        })
+        {
+            IsBackground = true,
+            Name = threadName,
+        };
+        thread.Start();
+        thread.Join();
+        failure?.Throw();
+        return result;
     }
 
     private static void Validate(string name)

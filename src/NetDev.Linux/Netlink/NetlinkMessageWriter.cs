@@ -3,7 +3,7 @@ using System.Text;
 
 namespace NetDev.Linux.Netlink;
 
-/// <summary>Builds one rtnetlink link request: nlmsghdr, ifinfomsg, then attributes.</summary>
+/// <summary>Builds one rtnetlink request: nlmsghdr, a family header (ifinfomsg or ifaddrmsg), then attributes.</summary>
 /// <remarks><b>Invariants.</b> <c>_length</c> is the message's length so far, always 4-byte aligned
 /// after each attribute; the header's length field is written by <see cref="Finish"/>.</remarks>
 internal sealed class NetlinkMessageWriter
@@ -23,6 +23,27 @@ internal sealed class NetlinkMessageWriter
         BinaryPrimitives.WriteUInt32LittleEndian(info[8..], ifFlags);
         BinaryPrimitives.WriteUInt32LittleEndian(info[12..], ifChange);
         _length = Rtnl.NlMsgHeaderLength + Rtnl.IfInfoMsgLength;
+    }
+
+    private NetlinkMessageWriter(ushort type, ushort flags, ReadOnlySpan<byte> familyHeader)
+    {
+        Type = type;
+        var span = _buffer.AsSpan();
+        BinaryPrimitives.WriteUInt16LittleEndian(span[4..], type);
+        BinaryPrimitives.WriteUInt16LittleEndian(span[6..], flags);
+        familyHeader.CopyTo(span[Rtnl.NlMsgHeaderLength..]);
+        _length = Rtnl.NlMsgHeaderLength + Rtnl.Align(familyHeader.Length);
+    }
+
+    /// <summary>An address request (RTM_NEWADDR/RTM_DELADDR) with its <c>struct ifaddrmsg</c>.</summary>
+    internal static NetlinkMessageWriter ForAddress(ushort type, ushort flags, byte family, byte prefixLength, int ifIndex)
+    {
+        Span<byte> header = stackalloc byte[Rtnl.IfAddrMsgLength];
+        header.Clear();
+        header[0] = family;
+        header[1] = prefixLength;
+        BinaryPrimitives.WriteInt32LittleEndian(header[4..], ifIndex);
+        return new NetlinkMessageWriter(type, flags, header);
     }
 
     internal ushort Type { get; }

@@ -5,6 +5,7 @@ internal static class Rtnl
 {
     internal const int NlMsgHeaderLength = 16;
     internal const int IfInfoMsgLength = 16;
+    internal const int IfAddrMsgLength = 8;
     internal const int AttributeHeaderLength = 4;
 
     internal const ushort NLMSG_ERROR = 2;
@@ -12,11 +13,17 @@ internal static class Rtnl
     internal const ushort RTM_NEWLINK = 16;
     internal const ushort RTM_DELLINK = 17;
     internal const ushort RTM_GETLINK = 18;
+    internal const ushort RTM_NEWADDR = 20;
 
     internal const ushort NLM_F_REQUEST = 0x1;
     internal const ushort NLM_F_MULTI = 0x2;
     internal const ushort NLM_F_ACK = 0x4;
     internal const ushort NLM_F_DUMP = 0x300;
+    internal const ushort NLM_F_EXCL = 0x200;
+    internal const ushort NLM_F_CREATE = 0x400;
+
+    internal const ushort IFA_ADDRESS = 1;
+    internal const ushort IFA_LOCAL = 2;
 
     internal const uint RTMGRP_LINK = 0x1;
 
@@ -38,6 +45,7 @@ internal static class Rtnl
         RTM_NEWLINK => "RTM_NEWLINK",
         RTM_DELLINK => "RTM_DELLINK",
         RTM_GETLINK => "RTM_GETLINK",
+        RTM_NEWADDR => "RTM_NEWADDR",
         _ => $"netlink message {type}",
     };
 }

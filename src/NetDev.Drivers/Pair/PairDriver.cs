@@ -1,0 +1,148 @@
+using Microsoft.Extensions.Logging;
+using NetDev.Hosting;
+
+namespace NetDev.Drivers.Pair;
+
+/// <summary>
+/// The pair driver, after Linux's <c>veth</c>: two devices joined back to back, so what one transmits the
+/// other receives. Put the two ends in different network namespaces and they are two hosts on one wire.
+/// </summary>
+/// <remarks>
+/// <para>A frame crosses without a copy: the buffer the system filled on one end is handed, as it is, to
+/// the other end's system (<see cref="NetDevice.NetifRx"/>). Queue <c>q</c> of one end feeds receive queue
+/// <c>q</c> (modulo the peer's count) of the other, so with equal queue counts each flow stays on one
+/// thread end to end and the peer's receive counters of a queue have one writer.</para>
+/// <para>As in veth, a frame sent while the peer is down is dropped and counted as a transmit drop
+/// (<see cref="DropReason.DeviceDown"/>) on the sending end.</para>
+/// <para><b>Invariants.</b> <c>_peer</c> is set once, before either device is registered, and never
+/// changes; both ends of a pair point at each other.</para>
+/// </remarks>
+public sealed class PairDriver : IDeviceOperations<PairDriver>, IDriverInfo, IEthtoolOperations<PairDriver>
+{
+    /// <summary>The name template of the first end.</summary>
+    public const string DefaultNameTemplate = "pair%d";
+
+    private NetDevice<PairDriver>? _peer;
+
+    /// <inheritdoc/>
+    public string DriverName => "pair";
+
+    /// <summary>The other end, once the pair is joined.</summary>
+    public NetDevice<PairDriver>? Peer => _peer;
+
+    /// <summary>
+    /// Makes two joined pair devices: <paramref name="name"/> on <paramref name="host"/> and
+    /// <paramref name="peerName"/> on <paramref name="peerHost"/> (for example Linux hosts of two network
+    /// namespaces). Call <see cref="PairRegistration.Register"/> to make both interfaces exist.
+    /// </summary>
+    public static PairRegistration Create(INetDeviceHost host, string name, INetDeviceHost peerHost, string peerName,
+        int queues = 1, ILoggerFactory? loggerFactory = null)
+    {
+        var first = new Registration<PairDriver>(host, queues, queues, new PairDriver(), loggerFactory);
+        var second = new Registration<PairDriver>(peerHost, queues, queues, new PairDriver(), loggerFactory);
+        try
+        {
+            Setup(first.Device, name);
+            Setup(second.Device, peerName);
+            first.Device.DriverData._peer = second.Device;
+            second.Device.DriverData._peer = first.Device;
+            return new PairRegistration(first, second);
+        }
+        catch
+        {
+            first.Dispose();
+            second.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Makes <paramref name="device"/> a pair end (<c>veth_setup</c>): Ethernet defaults, a random locally
+    /// administered address, any MTU the interface underneath allows.
+    /// </summary>
+    public static void Setup(NetDevice device, string name)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        device.Name = name;
+        device.MacAddress = MacAddress.RandomLocal();
+        device.MaxMtu = 0;
+    }
+
+    /// <summary>Hands the frame to the peer's system, or drops it if the peer is down (<c>veth_xmit</c>).</summary>
+    public TxResult StartXmit(NetDevice<PairDriver> device, SkBuff skb)
+    {
+        var peer = _peer;
+        if (peer is null || !peer.IsUp)
+        {
+            skb.Drop(DropReason.DeviceDown);
+            return TxResult.Ok;
+        }
+        var queue = skb.QueueIndex;
+        var length = skb.Length;
+        skb.QueueIndex = queue % peer.RxQueueCount;
+        if (peer.NetifRx(skb))
+        {
+            device.Queues[queue].CountTx(length);
+        }
+        return TxResult.Ok;
+    }
+
+    /// <summary>The peer's name and index, as <c>ethtool -S</c> on a veth shows <c>peer_ifindex</c>.</summary>
+    public IEnumerable<KeyValuePair<string, long>> GetStatistics(NetDevice<PairDriver> device)
+    {
+        yield return new("peer_ifindex", _peer?.IfIndex ?? 0);
+    }
+}
+
+/// <summary>Owns both ends of a pair: registers them together and tears them down together.</summary>
+public sealed class PairRegistration : IDisposable
+{
+    internal PairRegistration(Registration<PairDriver> first, Registration<PairDriver> second)
+    {
+        First = first;
+        Second = second;
+    }
+
+    /// <summary>The first end.</summary>
+    public Registration<PairDriver> First { get; }
+
+    /// <summary>The second end (the peer).</summary>
+    public Registration<PairDriver> Second { get; }
+
+    /// <summary>Registers both ends; if the second fails, the first is removed again.</summary>
+    public void Register()
+    {
+        First.Register();
+        try
+        {
+            Second.Register();
+        }
+        catch
+        {
+            First.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Brings both ends up.</summary>
+    public void BringUp()
+    {
+        First.Device.BringUp();
+        Second.Device.BringUp();
+    }
+
+    /// <summary>Removes both ends: each is stopped before either interface goes away.</summary>
+    public void Dispose()
+    {
+        // Stopping both first means no frame is in flight to an end that is being removed.
+        foreach (var end in new[] { First, Second })
+        {
+            if (end.IsRegistered && end.Device.IsUp)
+            {
+                end.Device.BringDown();
+            }
+        }
+        First.Dispose();
+        Second.Dispose();
+    }
+}
