@@ -7,27 +7,26 @@ namespace NetDev.Cli;
 internal static class DeviceRunner
 {
     /// <summary>
-    /// Runs <paramref name="devices"/> (configured, not yet registered; this method owns and disposes them)
-    /// and returns the exit code.
+    /// Runs <paramref name="groups"/> (configured, not yet registered; this method owns and disposes them)
+    /// and returns the exit code. Devices are announced and reported in the order the groups list them.
     /// </summary>
-    /// <remarks>On any failure every device registered so far is torn down before the error is reported:
+    /// <remarks>On any failure every group registered so far is torn down before the error is reported:
     /// one error path undoes exactly what was done.</remarks>
-    public static int Run<TDriver>(IReadOnlyList<Registration<TDriver>> devices, TextWriter output, TextWriter error)
-        where TDriver : class, IDeviceOperations<TDriver>
+    public static int Run(IReadOnlyList<DeviceGroup> groups, TextWriter output, TextWriter error)
     {
         using var termination = new TerminationSignal();
-        var registered = new List<NetDevice>(devices.Count);
+        var registered = new List<NetDevice>();
         try
         {
-            foreach (var registration in devices)
+            foreach (var group in groups)
             {
                 if (termination.IsReceived)
                 {
                     break;
                 }
-                registration.Register();
-                registered.Add(registration.Device);
-                registration.Device.BringUp();
+                group.Register();
+                registered.AddRange(group.Devices);
+                group.BringUp();
             }
             if (!termination.IsReceived)
             {
@@ -43,17 +42,17 @@ internal static class DeviceRunner
         catch (NetDevException failure)
         {
             // The message is one sentence with the errno, and the CAP_NET_ADMIN hint when privilege is missing.
-            TearDown(devices, error);
+            TearDown(groups, error);
             error.WriteLine($"netdev: {failure.Message}");
             return ExitCodes.Failure;
         }
         catch
         {
-            TearDown(devices, error);
+            TearDown(groups, error);
             throw;
         }
 
-        var clean = TearDown(devices, error);
+        var clean = TearDown(groups, error);
         foreach (var device in registered)
         {
             output.WriteLine($"{device.Name} {device.GetStats()}");
@@ -63,26 +62,44 @@ internal static class DeviceRunner
     }
 
     /// <summary>
-    /// Disposes every device, last first, going on past a failure so that no interface is left behind
+    /// Disposes every group, last first, going on past a failure so that no interface is left behind
     /// because another one could not be removed; reports each failure and returns whether there was none.
     /// </summary>
-    private static bool TearDown<TDriver>(IReadOnlyList<Registration<TDriver>> devices, TextWriter error)
-        where TDriver : class, IDeviceOperations<TDriver>
+    private static bool TearDown(IReadOnlyList<DeviceGroup> groups, TextWriter error)
     {
         var clean = true;
-        for (var i = devices.Count - 1; i >= 0; i--)
+        for (var i = groups.Count - 1; i >= 0; i--)
         {
             try
             {
-                devices[i].Dispose();
+                groups[i].Remove();
             }
             catch (Exception failure)
             {
-                error.WriteLine($"netdev: removing {devices[i].Device.Name} failed: {failure.Message}");
+                error.WriteLine($"netdev: removing {string.Join(" and ", groups[i].Devices.Select(device => device.Name))} failed: {failure.Message}");
                 clean = false;
             }
         }
         error.Flush();
         return clean;
     }
+}
+
+/// <summary>
+/// Devices that are registered, brought up and removed together: one device of most drivers, both ends
+/// of a pair (whose ends must exist before either is brought up, and both stop before either goes).
+/// </summary>
+/// <param name="Devices">The group's devices, in the order they are announced.</param>
+/// <param name="Register">Makes every interface of the group exist, or none.</param>
+/// <param name="BringUp">Brings every device of the group up.</param>
+/// <param name="Remove">Removes the group's interfaces; safe to call after a failed or no registration.</param>
+internal sealed record DeviceGroup(IReadOnlyList<NetDevice> Devices, Action Register, Action BringUp, Action Remove)
+{
+    /// <summary>One device on its own.</summary>
+    public static DeviceGroup Of<TDriver>(Registration<TDriver> registration) where TDriver : class, IDeviceOperations<TDriver> =>
+        new([registration.Device], registration.Register, registration.Device.BringUp, registration.Dispose);
+
+    /// <summary>Both ends of a pair, first end first.</summary>
+    public static DeviceGroup Of(NetDev.Drivers.Pair.PairRegistration pair) =>
+        new([pair.First.Device, pair.Second.Device], pair.Register, pair.BringUp, pair.Dispose);
 }

@@ -13,6 +13,9 @@ var root = new Command("netdev", "Run NetDev drivers as real Linux network inter
 };
 root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(RunCommand.Create());
+root.Subcommands.Add(ListCommand.Create());
+root.Subcommands.Add(StatsCommand.Create());
+root.Subcommands.Add(EthtoolCommand.Create());
 
 var parseResult = root.Parse(args);
 if (parseResult.Action is ParseErrorAction)

@@ -42,6 +42,7 @@ public abstract class NetDevice : ILinkEvents
     private string? _alias;
     private TimeSpan _watchdogTimeout = TimeSpan.FromSeconds(5);
     private TimeProvider _timeProvider = TimeProvider.System;
+    private DeviceFeatures _features;
     private IHostLink? _link;
     private bool _up;
     private bool _tearingDown;
@@ -96,6 +97,7 @@ public abstract class NetDevice : ILinkEvents
             }
             lock (_control)
             {
+                ThrowIfUnregistered();
                 if (_link is not null)
                 {
                     throw new InvalidOperationException($"{_name} is registered; its name is chosen before Register().");
@@ -126,6 +128,7 @@ public abstract class NetDevice : ILinkEvents
             }
             lock (_control)
             {
+                ThrowIfUnregistered();
                 if (_link is not { } link)
                 {
                     _macAddress = value;
@@ -135,8 +138,9 @@ public abstract class NetDevice : ILinkEvents
                 {
                     return;
                 }
+                var old = _macAddress;
                 SetMacAddressOperation(value);
-                link.Configure(new LinkConfiguration { MacAddress = value });
+                ConfigureOrRevert(link, new LinkConfiguration { MacAddress = value }, () => SetMacAddressOperation(old));
                 _macAddress = value;
             }
         }
@@ -158,6 +162,7 @@ public abstract class NetDevice : ILinkEvents
             }
             lock (_control)
             {
+                ThrowIfUnregistered();
                 if (_link is not { } link)
                 {
                     _mtu = value;
@@ -167,8 +172,9 @@ public abstract class NetDevice : ILinkEvents
                 {
                     return;
                 }
+                var old = _mtu;
                 ChangeMtuOperation(value);
-                link.Configure(new LinkConfiguration { Mtu = value });
+                ConfigureOrRevert(link, new LinkConfiguration { Mtu = value }, () => ChangeMtuOperation(old));
                 SetMtuAndResizePools(value);
             }
         }
@@ -210,6 +216,7 @@ public abstract class NetDevice : ILinkEvents
             value &= ~(DeviceFlags.Up | DeviceFlags.Running);
             lock (_control)
             {
+                ThrowIfUnregistered();
                 if (_link is not { } link)
                 {
                     _flags = value;
@@ -239,6 +246,7 @@ public abstract class NetDevice : ILinkEvents
             ArgumentOutOfRangeException.ThrowIfNegative(value);
             lock (_control)
             {
+                ThrowIfUnregistered();
                 _link?.Configure(new LinkConfiguration { TxQueueLength = value });
                 _txQueueLength = value;
             }
@@ -256,6 +264,7 @@ public abstract class NetDevice : ILinkEvents
         {
             lock (_control)
             {
+                ThrowIfUnregistered();
                 _link?.Configure(new LinkConfiguration { Alias = value ?? "" });
                 _alias = value;
             }
@@ -305,6 +314,24 @@ public abstract class NetDevice : ILinkEvents
         }
     }
 
+    /// <summary>
+    /// The offloads the driver can take (set before registration); once registered, those in force —
+    /// what the system accepted of them. See <see cref="DeviceFeatures"/>.
+    /// </summary>
+    public DeviceFeatures Features
+    {
+        get => _link?.Features ?? _features;
+        set => ConfigureBeforeRegistration(() => _features = value);
+    }
+
+    /// <summary>The largest frame the device handles, link header included: an MTU-sized frame, or 64 KiB segments with offloads.</summary>
+    public int MaxFrameLength => (Features & (DeviceFeatures.Tso4 | DeviceFeatures.Tso6 | DeviceFeatures.Uso4 | DeviceFeatures.Uso6)) != 0
+        ? Math.Max(GsoMaxFrameLength, _mtu + LinkOverhead)
+        : _mtu + LinkOverhead;
+
+    /// <summary>The largest segmentation-offload frame: 64 KiB of IP packet with its link header.</summary>
+    public const int GsoMaxFrameLength = 65536 + LinkOverhead;
+
     /// <summary>Where the device logs what it cannot report to a caller.</summary>
     public ILogger Logger { get; }
 
@@ -342,7 +369,7 @@ public abstract class NetDevice : ILinkEvents
     /// </summary>
     public SkBuff AllocSkb(int queue = 0)
     {
-        var skb = _queues[queue].RxPool.Rent(SkBuffPool.DefaultHeadroom + _mtu + LinkOverhead);
+        var skb = _queues[queue].RxPool.Rent(SkBuffPool.DefaultHeadroom + MaxFrameLength);
         skb.QueueIndex = queue;
         return skb;
     }
@@ -632,7 +659,7 @@ public abstract class NetDevice : ILinkEvents
 
     internal IHostLink? Link => _link;
 
-    internal LinkRequest CreateRequest() => new(_name, _macAddress, _mtu, _flags, _txQueueLength, _queues.Length, DriverName);
+    internal LinkRequest CreateRequest() => new(_name, _macAddress, _mtu, _flags, _txQueueLength, _queues.Length, DriverName) { Features = _features };
 
     internal void Attach(IHostLink link)
     {
@@ -657,8 +684,14 @@ public abstract class NetDevice : ILinkEvents
         _name = _configuredName ?? _name;
     }
 
-    /// <summary>Marks teardown: events from the host are ignored from now on. Caller holds the control lock.</summary>
+    /// <summary>Marks teardown: events from the host are ignored and the device refuses changes from now on. Caller holds the control lock.</summary>
     internal void BeginTeardown() => _tearingDown = true;
+
+    /// <summary>
+    /// After the driver's <c>Uninit</c>: the device lets go of its link, so no later call on the device can
+    /// reach the removed interface or the released driver. Caller holds the control lock.
+    /// </summary>
+    internal void EndRegistration() => _link = null;
 
     /// <summary>Stops the driver if the device is open. Caller holds the control lock.</summary>
     internal void StopIfUp()
@@ -669,8 +702,49 @@ public abstract class NetDevice : ILinkEvents
         }
     }
 
-    private IHostLink RequireLink() =>
-        _link ?? throw new InvalidOperationException($"{Name} is not registered; call Register() first.");
+    /// <summary>
+    /// Applies a change the driver already accepted to the system; if the system refuses, the driver is
+    /// put back to the old value (as the kernel's <c>dev_set_mtu_ext</c> does) and the refusal rethrown.
+    /// Caller holds the control lock.
+    /// </summary>
+    private void ConfigureOrRevert(IHostLink link, LinkConfiguration change, Action revertDriver)
+    {
+        try
+        {
+            link.Configure(change);
+        }
+        catch
+        {
+            try
+            {
+                revertDriver();
+            }
+            catch (Exception revertError)
+            {
+                // The caller hears of the system's refusal; this second failure has nobody else to go to.
+                ReportError(revertError);
+            }
+            throw;
+        }
+    }
+
+    private IHostLink RequireLink()
+    {
+        ThrowIfUnregistered();
+        return _link ?? throw new InvalidOperationException($"{Name} is not registered; call Register() first.");
+    }
+
+    /// <summary>
+    /// Throws once teardown began: the interface is being removed or gone and the driver's data is about
+    /// to be released, so nothing may reach either any more. Caller holds the control lock.
+    /// </summary>
+    private void ThrowIfUnregistered()
+    {
+        if (_tearingDown)
+        {
+            throw new InvalidOperationException($"{_name} was unregistered (its Registration was disposed); a device is registered once.");
+        }
+    }
 
     private void ApplyAdminState(IHostLink link, bool up)
     {
@@ -842,7 +916,7 @@ public abstract class NetDevice : ILinkEvents
 
     private void ResizePools()
     {
-        var bufferSize = SkBuffPool.DefaultHeadroom + _mtu + LinkOverhead;
+        var bufferSize = SkBuffPool.DefaultHeadroom + MaxFrameLength;
         foreach (var queue in _queues)
         {
             if (queue.TxPool.BufferSize < bufferSize)
@@ -897,6 +971,7 @@ public abstract class NetDevice : ILinkEvents
     {
         lock (_control)
         {
+            ThrowIfUnregistered();
             if (_link is not null)
             {
                 throw new InvalidOperationException($"{_name} is registered; this setting is chosen before Register().");

@@ -155,6 +155,7 @@ public sealed class Registration<TDriver> : IDisposable, IAsyncDisposable where 
                 {
                     uninitError = error;
                 }
+                Device.EndRegistration();
             }
         }
         // The host's event thread may be waiting for the control lock; it must be free while the link stops.

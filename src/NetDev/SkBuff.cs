@@ -112,6 +112,16 @@ public readonly struct SkBuff : IEquatable<SkBuff>
     }
 
     /// <summary>
+    /// What is still to be done to the frame when it travels with offloads (a checksum to complete, a
+    /// segmentation to perform); all zero for a wire-size, complete frame. See <see cref="DeviceFeatures"/>.
+    /// </summary>
+    public SkBuffOffload Offload
+    {
+        get => Live().Offload;
+        set => Live().Offload = value;
+    }
+
+    /// <summary>
     /// The software transmit time recorded by <see cref="TxTimestamp"/>, as a <see cref="Stopwatch"/>
     /// timestamp (CLOCK_MONOTONIC on Linux), or 0 when none was recorded.
     /// </summary>
@@ -300,6 +310,7 @@ internal sealed class SkBuffSlot(SkBuffPool pool, byte[] memory)
     public ushort Protocol;
     public int QueueIndex;
     public long TxTimestamp;
+    public SkBuffOffload Offload;
     public ReleaseKind LastRelease;
     public DropReason LastDropReason;
     public string? AllocationStack;

@@ -16,6 +16,7 @@ public sealed partial class CliProcess : IAsyncDisposable
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
     public const int SIGINT = 2;
+    public const int SIGKILL = 9;
     public const int SIGTERM = 15;
 
     private readonly Process _process;
@@ -60,8 +61,14 @@ public sealed partial class CliProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts <c>netdev <paramref name="arguments"/></c> in <paramref name="ns"/>, behind <paramref name="prefix"/> if given.</summary>
-    public static CliProcess Start(NetworkNamespace ns, string[] arguments, string[]? prefix = null)
+    /// <summary>The CLI's process id (<c>ip netns exec</c> execs it, so this is the CLI's own).</summary>
+    public int Id => _process.Id;
+
+    /// <summary>
+    /// Starts <c>netdev <paramref name="arguments"/></c> in <paramref name="ns"/>, behind <paramref name="prefix"/> if given,
+    /// with its control sockets in <paramref name="controlDirectory"/> (<c>NETDEV_RUN_DIR</c>) if given.
+    /// </summary>
+    public static CliProcess Start(NetworkNamespace ns, string[] arguments, string[]? prefix = null, string? controlDirectory = null)
     {
         var start = new ProcessStartInfo("ip")
         {
@@ -70,6 +77,10 @@ public sealed partial class CliProcess : IAsyncDisposable
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        if (controlDirectory is not null)
+        {
+            start.Environment["NETDEV_RUN_DIR"] = controlDirectory;
+        }
         string[] command = ["netns", "exec", ns.Name, .. prefix ?? [], DotnetHost, CliAssembly, .. arguments];
         foreach (var argument in command)
         {
@@ -79,6 +90,13 @@ public sealed partial class CliProcess : IAsyncDisposable
         process.StandardInput.Close();
         return new CliProcess(process);
     }
+
+    /// <summary>
+    /// Runs a short-lived <c>netdev <paramref name="arguments"/></c> (list, stats, ethtool) where the tests run:
+    /// it only reads the control sockets in <paramref name="controlDirectory"/>, whatever namespace their devices are in.
+    /// </summary>
+    public static Task<CommandResult> RunAsync(string controlDirectory, params string[] arguments) =>
+        Shell.RunAsync(new Dictionary<string, string> { ["NETDEV_RUN_DIR"] = controlDirectory }, DotnetHost, [CliAssembly, .. arguments]);
 
     /// <summary>The next line on stdout; fails the test if none comes in time or the CLI ends first.</summary>
     public async Task<string> ReadLineAsync()

@@ -17,7 +17,11 @@ public static class Shell
     /// <summary>How long any helper command may take before it is killed and the test fails.</summary>
     public static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(30);
 
-    public static async Task<CommandResult> RunAsync(string file, params string[] arguments)
+    public static Task<CommandResult> RunAsync(string file, params string[] arguments) =>
+        RunAsync(new Dictionary<string, string>(), file, arguments);
+
+    /// <summary>Runs <paramref name="file"/> with <paramref name="environment"/> added to this process's environment.</summary>
+    public static async Task<CommandResult> RunAsync(IReadOnlyDictionary<string, string> environment, string file, params string[] arguments)
     {
         var start = new ProcessStartInfo(file)
         {
@@ -26,6 +30,10 @@ public static class Shell
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
         foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);

@@ -16,6 +16,13 @@ public sealed class UsageTests
     [InlineData("run", "dummy", "--count", "2", "--name", "single")]
     [InlineData("run", "nosuchdriver")]
     [InlineData("run")]
+    [InlineData("run", "pair", "--name", "single")]
+    [InlineData("run", "pair", "--queues", "0")]
+    [InlineData("stats")]
+    [InlineData("stats", "dummy0", "--bogus")]
+    [InlineData("ethtool", "-i", "-S", "dummy0")]
+    [InlineData("ethtool")]
+    [InlineData("list", "extra")]
     [InlineData("frobnicate")]
     public async Task BadArgumentsAreAUsageErrorWithExitTwo(params string[] arguments)
     {

@@ -29,6 +29,10 @@ internal static class DemoCommand
             DefaultValueFactory = _ => 1,
             HelpName = "N",
         };
+        var noOffloads = new Option<bool>("--no-offloads")
+        {
+            Description = "Carry wire-size frames with complete checksums instead of 64 KiB segments with partial ones.",
+        };
         pings.Validators.Add(result => Range(result, 1, 1000));
         megabytes.Validators.Add(result => Range(result, 1, 4096));
         queues.Validators.Add(result => Range(result, 1, 16));
@@ -38,13 +42,14 @@ internal static class DemoCommand
             pings,
             megabytes,
             queues,
+            noOffloads,
         };
         command.SetAction(parseResult =>
         {
             using var loggerFactory = GlobalOptions.CreateLoggerFactory(parseResult);
             using var termination = new TerminationSignal();
             var scenario = new DemoScenario(
-                new DemoOptions(parseResult.GetValue(pings), parseResult.GetValue(megabytes) * 1024L * 1024, parseResult.GetValue(queues)),
+                new DemoOptions(parseResult.GetValue(pings), parseResult.GetValue(megabytes) * 1024L * 1024, parseResult.GetValue(queues), !parseResult.GetValue(noOffloads)),
                 Console.Out, loggerFactory);
             try
             {

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using NetDev.Linux;
 
 namespace NetDev.Cli.Commands;
 
@@ -8,10 +9,29 @@ namespace NetDev.Cli.Commands;
 /// </summary>
 internal static class RunCommand
 {
+    /// <summary><c>--no-control</c>: serve no control endpoint, so <c>netdev list/stats/ethtool</c> do not see the devices.</summary>
+    public static readonly Option<bool> NoControl = new("--no-control")
+    {
+        Description = $"Serve no control endpoint (netdev list, stats and ethtool will not see the devices). Endpoints live in {Linux.Control.ControlDirectory.Default}, or ${ControlPlane.DirectoryVariable}.",
+        Recursive = true,
+    };
+
     public static Command Create()
     {
-        var run = new Command("run", "Run a driver's devices as real interfaces until SIGINT or SIGTERM, then print their counters.");
+        var run = new Command("run", "Run a driver's devices as real interfaces until SIGINT or SIGTERM, then print their counters.")
+        {
+            NoControl,
+        };
         run.Subcommands.Add(RunDummyCommand.Create());
+        run.Subcommands.Add(RunPairCommand.Create());
         return run;
     }
+
+    /// <summary>The Linux host's options for devices in <paramref name="networkNamespace"/> (null: the CLI's own), as the command line and environment ask.</summary>
+    public static LinuxHostOptions HostOptions(ParseResult parseResult, string? networkNamespace = null) => new()
+    {
+        NetworkNamespace = networkNamespace,
+        ControlDirectory = ControlPlane.Directory,
+        ServeControlEndpoint = !parseResult.GetValue(NoControl),
+    };
 }

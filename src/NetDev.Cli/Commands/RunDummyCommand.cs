@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.CommandLine.Parsing;
 using NetDev.Drivers.Dummy;
 using NetDev.Linux;
 
@@ -33,8 +32,8 @@ internal static class RunDummyCommand
             DefaultValueFactory = _ => 1,
             HelpName = "N",
         };
-        queues.Validators.Add(result => RequireRange(result, 1, MaxQueues));
-        count.Validators.Add(result => RequireRange(result, 1, MaxCount));
+        queues.Validators.Add(result => OptionValidation.RequireRange(result, 1, MaxQueues));
+        count.Validators.Add(result => OptionValidation.RequireRange(result, 1, MaxCount));
 
         var command = new Command("dummy", "Dummy devices: every frame sent on them is counted and freed (drivers/net/dummy.c).")
         {
@@ -61,7 +60,7 @@ internal static class RunDummyCommand
         command.SetAction(parseResult =>
         {
             using var loggerFactory = GlobalOptions.CreateLoggerFactory(parseResult);
-            var host = new LinuxHost();
+            var host = new LinuxHost(RunCommand.HostOptions(parseResult));
             var devices = new List<Registration<DummyDriver>>();
             try
             {
@@ -74,26 +73,11 @@ internal static class RunDummyCommand
             {
                 // The device checks the name against the kernel's rules; a bad one is a usage error.
                 devices.ForEach(device => device.Dispose());
-                var reason = error.ParamName is null ? error.Message : error.Message.Replace($" (Parameter '{error.ParamName}')", "");
-                Console.Error.WriteLine($"netdev run dummy: {reason} See 'netdev run dummy --help'.");
+                Console.Error.WriteLine($"netdev run dummy: {OptionValidation.Reason(error)} See 'netdev run dummy --help'.");
                 return ExitCodes.Usage;
             }
-            return DeviceRunner.Run(devices, Console.Out, Console.Error);
+            return DeviceRunner.Run([.. devices.Select(DeviceGroup.Of)], Console.Out, Console.Error);
         });
         return command;
-    }
-
-    private static void RequireRange(OptionResult result, int min, int max)
-    {
-        // A token that is no number has its own conversion error; reading its value here would throw.
-        if (result.Tokens.Count > 0 && !int.TryParse(result.Tokens[^1].Value, out _))
-        {
-            return;
-        }
-        var value = result.GetValueOrDefault<int>();
-        if (value < min || value > max)
-        {
-            result.AddError($"{result.IdentifierToken?.Value ?? result.Option.Name} must be between {min} and {max}; got {value}.");
-        }
     }
 }

@@ -6,7 +6,7 @@ using NetDev.Linux;
 namespace NetDev.Cli.Demo;
 
 /// <summary>Settings of <c>netdev demo</c>.</summary>
-internal sealed record DemoOptions(int Pings, long TransferBytes, int Queues);
+internal sealed record DemoOptions(int Pings, long TransferBytes, int Queues, bool Offloads);
 
 /// <summary>
 /// <c>netdev demo</c>: two network namespaces joined by the pair driver, addresses on both ends, a ping
@@ -41,12 +41,12 @@ internal sealed class DemoScenario(DemoOptions options, TextWriter output, ILogg
             pair = PairDriver.Create(
                 new LinuxHost(new LinuxHostOptions { NetworkNamespace = _leftNamespace }), "demo0",
                 new LinuxHost(new LinuxHostOptions { NetworkNamespace = _rightNamespace }), "demo1",
-                options.Queues, loggerFactory);
+                options.Queues, loggerFactory, options.Offloads ? DeviceFeatures.All : DeviceFeatures.None);
             pair.Register();
             pair.BringUp();
             NetworkConfiguration.AddAddress(_leftNamespace, "demo0", LeftAddress, PrefixLength);
             NetworkConfiguration.AddAddress(_rightNamespace, "demo1", RightAddress, PrefixLength);
-            Say($"pair          demo0 {LeftAddress}/{PrefixLength} ({_leftNamespace})  <->  demo1 {RightAddress}/{PrefixLength} ({_rightNamespace}), {options.Queues} queue(s)");
+            Say($"pair          demo0 {LeftAddress}/{PrefixLength} ({_leftNamespace})  <->  demo1 {RightAddress}/{PrefixLength} ({_rightNamespace}), {options.Queues} queue(s), offloads {(options.Offloads ? pair.First.Device.Features.ToString() : "off")}");
             cancellation.ThrowIfCancellationRequested();
 
             var rtts = IcmpEcho.Ping(_leftNamespace, RightAddress, options.Pings, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(2), cancellation);

@@ -9,7 +9,8 @@ namespace NetDev.Drivers.Pair;
 /// </summary>
 /// <remarks>
 /// <para>A frame crosses without a copy: the buffer the system filled on one end is handed, as it is, to
-/// the other end's system (<see cref="NetDevice.NetifRx"/>). Queue <c>q</c> of one end feeds receive queue
+/// the other end's system (<see cref="NetDevice.NetifRx"/>), its offload state (partial checksum, pending
+/// segmentation) with it. Queue <c>q</c> of one end feeds receive queue
 /// <c>q</c> (modulo the peer's count) of the other, so with equal queue counts each flow stays on one
 /// thread end to end and the peer's receive counters of a queue have one writer.</para>
 /// <para>As in veth, a frame sent while the peer is down is dropped and counted as a transmit drop
@@ -35,8 +36,18 @@ public sealed class PairDriver : IDeviceOperations<PairDriver>, IDriverInfo, IEt
     /// <paramref name="peerName"/> on <paramref name="peerHost"/> (for example Linux hosts of two network
     /// namespaces). Call <see cref="PairRegistration.Register"/> to make both interfaces exist.
     /// </summary>
+    /// <param name="host">Where the first end exists.</param>
+    /// <param name="name">The first end's name or template.</param>
+    /// <param name="peerHost">Where the second end exists.</param>
+    /// <param name="peerName">The second end's name or template.</param>
+    /// <param name="queues">Queues per end.</param>
+    /// <param name="loggerFactory">Where the devices log.</param>
+    /// <param name="features">
+    /// Offloads for both ends; by default all of them, so checksums stay partial and 64 KiB TCP segments
+    /// cross the pair uncut, as on a veth. Both ends get the same, since a frame leaves one end as it came in.
+    /// </param>
     public static PairRegistration Create(INetDeviceHost host, string name, INetDeviceHost peerHost, string peerName,
-        int queues = 1, ILoggerFactory? loggerFactory = null)
+        int queues = 1, ILoggerFactory? loggerFactory = null, DeviceFeatures features = DeviceFeatures.All)
     {
         var first = new Registration<PairDriver>(host, queues, queues, new PairDriver(), loggerFactory);
         var second = new Registration<PairDriver>(peerHost, queues, queues, new PairDriver(), loggerFactory);
@@ -44,6 +55,8 @@ public sealed class PairDriver : IDeviceOperations<PairDriver>, IDriverInfo, IEt
         {
             Setup(first.Device, name);
             Setup(second.Device, peerName);
+            first.Device.Features = features;
+            second.Device.Features = features;
             first.Device.DriverData._peer = second.Device;
             second.Device.DriverData._peer = first.Device;
             return new PairRegistration(first, second);

@@ -28,14 +28,16 @@ internal sealed class QueueLoop : IDisposable
     private readonly WakeSignal _wake;
     private readonly ILinkEvents _events;
     private readonly string _device;
+    private readonly bool _virtioNetHeader;
     private readonly object _controlLock = new();
     private readonly Queue<ControlRequest> _requests = new();
     private Thread? _thread;
     private volatile bool _stopping;
     private bool _ended;
 
-    internal QueueLoop(DeviceQueue queue, SafeFileDescriptor tap, WakeSignal wake, ILinkEvents events, string device)
+    internal QueueLoop(DeviceQueue queue, SafeFileDescriptor tap, WakeSignal wake, ILinkEvents events, string device, bool virtioNetHeader)
     {
+        _virtioNetHeader = virtioNetHeader;
         _queue = queue;
         _tap = tap;
         _wake = wake;
@@ -183,6 +185,8 @@ internal sealed class QueueLoop : IDisposable
     /// <summary>Reads up to <see cref="Budget"/> frames; returns false when the queue's descriptor failed for good.</summary>
     private unsafe bool ReadBatch(int tapFd, SkBuffPool pool, ref SkBuff spare, ref bool hasSpare)
     {
+        var header = stackalloc byte[Tap.VirtioNetHeader.Length];
+        var vectors = stackalloc Interop.IoVec[2];
         for (var i = 0; i < Budget && _queue.IsAcceptingFrames; i++)
         {
             if (!hasSpare)
@@ -192,10 +196,29 @@ internal sealed class QueueLoop : IDisposable
             }
             var room = spare.TailroomSpan;
             nint read;
-            // SAFETY: room lies in the pinned buffer of a live SkBuff this loop owns; read writes at most room.Length bytes.
-            fixed (byte* buffer = room)
+            if (_virtioNetHeader)
             {
-                read = Interop.Read(tapFd, buffer, (nuint)room.Length);
+                // SAFETY: header is on this stack frame and room lies in the pinned buffer of a live SkBuff this
+                // loop owns; readv writes at most the two lengths given, the header first, the frame in place.
+                fixed (byte* buffer = room)
+                {
+                    vectors[0] = new Interop.IoVec { Base = header, Length = Tap.VirtioNetHeader.Length };
+                    vectors[1] = new Interop.IoVec { Base = buffer, Length = (nuint)room.Length };
+                    read = Interop.ReadV(tapFd, vectors, 2);
+                }
+                if (read >= Tap.VirtioNetHeader.Length)
+                {
+                    read -= Tap.VirtioNetHeader.Length;
+                    spare.Offload = Tap.VirtioNetHeader.Read(new ReadOnlySpan<byte>(header, Tap.VirtioNetHeader.Length));
+                }
+            }
+            else
+            {
+                // SAFETY: room lies in the pinned buffer of a live SkBuff this loop owns; read writes at most room.Length bytes.
+                fixed (byte* buffer = room)
+                {
+                    read = Interop.Read(tapFd, buffer, (nuint)room.Length);
+                }
             }
             if (read < 0)
             {

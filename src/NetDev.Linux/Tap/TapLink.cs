@@ -1,4 +1,5 @@
 using NetDev.Hosting;
+using NetDev.Linux.Control;
 using NetDev.Linux.Loop;
 using NetDev.Linux.Netlink;
 
@@ -24,6 +25,8 @@ internal sealed class TapLink : IHostLink
     private QueueLoop[] _loops = [];
     private int _disposed;
     private int _notificationBuffer = 1 << 20;
+    private LinuxHostOptions _options = new();
+    private ControlServer? _control;
 
     private TapLink(string name, int ifIndex, string? networkNamespace, SafeFileDescriptor[] queues, RtNetlinkSocket requests, LinkMonitor monitor)
     {
@@ -40,6 +43,11 @@ internal sealed class TapLink : IHostLink
     public int IfIndex { get; private set; }
 
     public string? NetworkNamespace { get; private set; }
+
+    public DeviceFeatures Features { get; private init; }
+
+    /// <summary>Whether every frame on the TAP queues carries a virtio_net_hdr (IFF_VNET_HDR).</summary>
+    internal bool VirtioNetHeader { get; private init; }
 
     /// <summary>Creates and configures the TAP interface in the options' network namespace (or the caller's).</summary>
     internal static TapLink Create(LinuxHostOptions options, LinkRequest request) =>
@@ -61,7 +69,9 @@ internal sealed class TapLink : IHostLink
             {
                 RefuseExisting(requests, template);
             }
-            (var name, queues) = TapQueues.Create(template, request.QueueCount);
+            var virtioNetHeader = request.Features != DeviceFeatures.None;
+            (var name, queues) = TapQueues.Create(template, request.QueueCount, virtioNetHeader);
+            var features = virtioNetHeader ? TapQueues.NegotiateOffloads(queues[0], request.Features, name) : DeviceFeatures.None;
             var ifIndex = requests.GetLink(0, name).IfIndex;
             var configure = new NetlinkMessageWriter(Rtnl.RTM_NEWLINK, Rtnl.NLM_F_REQUEST | Rtnl.NLM_F_ACK, ifIndex,
                     (uint)(request.Flags & ChangeableFlags), (uint)ChangeableFlags)
@@ -71,7 +81,13 @@ internal sealed class TapLink : IHostLink
                 .String(Rtnl.IFLA_IFALIAS, $"netdev: {request.DriverName} driver, pid {Environment.ProcessId}");
             requests.Request(configure, name);
             var monitor = new LinkMonitor(notifications, requests, ifIndex, name);
-            return new TapLink(name, ifIndex, networkNamespace, queues, requests, monitor) { _notificationBuffer = notificationBuffer };
+            return new TapLink(name, ifIndex, networkNamespace, queues, requests, monitor)
+            {
+                _notificationBuffer = notificationBuffer,
+                _options = options,
+                VirtioNetHeader = virtioNetHeader,
+                Features = features,
+            };
         }
         catch
         {
@@ -108,7 +124,7 @@ internal sealed class TapLink : IHostLink
         var loops = new QueueLoop[queues.Count];
         for (var i = 0; i < loops.Length; i++)
         {
-            loops[i] = new QueueLoop(queues[i], _queues[i], new WakeSignal(Name), events, Name);
+            loops[i] = new QueueLoop(queues[i], _queues[i], new WakeSignal(Name), events, Name, VirtioNetHeader);
         }
         _loops = loops;
         foreach (var loop in loops)
@@ -119,6 +135,7 @@ internal sealed class TapLink : IHostLink
         lock (_netlinkLock)
         {
             _monitor.Start(events);
+            _control = ControlServer.Start(_options, queues[0].Device, Name, NetworkNamespace);
         }
     }
 
@@ -216,6 +233,8 @@ internal sealed class TapLink : IHostLink
             {
                 _monitor.Start(events);
             }
+            // The endpoint is named after the namespace, so it moves too.
+            _control = _control?.MoveTo(networkNamespace);
         }
     }
 
@@ -269,11 +288,28 @@ internal sealed class TapLink : IHostLink
             tap.DangerousAddRef(ref referenced);
             var frame = skb.Data;
             nint written;
-            // SAFETY: frame lies in the pinned buffer of a live SkBuff the caller owns; write reads frame.Length bytes.
-            // The reference taken above keeps the descriptor open during the call.
-            fixed (byte* bytes = frame)
+            if (VirtioNetHeader)
             {
-                written = Interop.Write(tap.Fd, bytes, (nuint)frame.Length);
+                var header = stackalloc byte[Tap.VirtioNetHeader.Length];
+                Tap.VirtioNetHeader.Write(skb.Offload, new Span<byte>(header, Tap.VirtioNetHeader.Length));
+                var vectors = stackalloc Interop.IoVec[2];
+                // SAFETY: header is on this stack frame and frame lies in the pinned buffer of a live SkBuff the
+                // caller owns; writev reads exactly the two lengths given. The reference keeps the descriptor open.
+                fixed (byte* bytes = frame)
+                {
+                    vectors[0] = new Interop.IoVec { Base = header, Length = Tap.VirtioNetHeader.Length };
+                    vectors[1] = new Interop.IoVec { Base = bytes, Length = (nuint)frame.Length };
+                    written = Interop.WriteV(tap.Fd, vectors, 2);
+                }
+            }
+            else
+            {
+                // SAFETY: frame lies in the pinned buffer of a live SkBuff the caller owns; write reads frame.Length bytes.
+                // The reference taken above keeps the descriptor open during the call.
+                fixed (byte* bytes = frame)
+                {
+                    written = Interop.Write(tap.Fd, bytes, (nuint)frame.Length);
+                }
             }
             if (written >= 0)
             {
@@ -308,6 +344,7 @@ internal sealed class TapLink : IHostLink
         }
         lock (_netlinkLock)
         {
+            _control?.Dispose();
             _monitor.Dispose();
         }
         foreach (var loop in _loops)

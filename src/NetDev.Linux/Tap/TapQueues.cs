@@ -12,9 +12,11 @@ internal static class TapQueues
     /// non-blocking descriptor per queue (IFF_MULTI_QUEUE when there is more than one). The interface is
     /// not persistent: it disappears when the last descriptor is closed, also when the process dies.
     /// </summary>
-    internal static (string Name, SafeFileDescriptor[] Queues) Create(string nameTemplate, int queueCount)
+    internal static (string Name, SafeFileDescriptor[] Queues) Create(string nameTemplate, int queueCount, bool virtioNetHeader)
     {
-        var flags = (short)(Interop.IFF_TAP | Interop.IFF_NO_PI | (queueCount > 1 ? Interop.IFF_MULTI_QUEUE : 0));
+        var flags = (short)(Interop.IFF_TAP | Interop.IFF_NO_PI
+            | (queueCount > 1 ? Interop.IFF_MULTI_QUEUE : 0)
+            | (virtioNetHeader ? Interop.IFF_VNET_HDR : 0));
         var queues = new List<SafeFileDescriptor>(queueCount);
         var name = nameTemplate;
         try
@@ -35,6 +37,42 @@ internal static class TapQueues
             }
             throw;
         }
+    }
+
+    /// <summary>
+    /// Turns on the offloads of <paramref name="wanted"/> that the kernel accepts (TUNSETOFFLOAD), trying
+    /// without UDP segmentation, then without segmentation at all, when a kernel refuses; returns those in force.
+    /// </summary>
+    internal static unsafe DeviceFeatures NegotiateOffloads(SafeFileDescriptor queue, DeviceFeatures wanted, string device)
+    {
+        if ((wanted & DeviceFeatures.Checksum) == 0)
+        {
+            // Every segmentation offload needs checksum offload; without it there is nothing to turn on.
+            return DeviceFeatures.None;
+        }
+        DeviceFeatures[] attempts =
+        [
+            wanted,
+            wanted & ~(DeviceFeatures.Uso4 | DeviceFeatures.Uso6),
+            DeviceFeatures.Checksum,
+        ];
+        NetDevException? last = null;
+        foreach (var attempt in attempts.Distinct())
+        {
+            uint flags = Interop.TUN_F_CSUM;
+            if ((attempt & DeviceFeatures.Tso4) != 0) flags |= Interop.TUN_F_TSO4;
+            if ((attempt & DeviceFeatures.Tso6) != 0) flags |= Interop.TUN_F_TSO6;
+            if ((attempt & DeviceFeatures.TsoEcn) != 0 && (attempt & (DeviceFeatures.Tso4 | DeviceFeatures.Tso6)) != 0) flags |= Interop.TUN_F_TSO_ECN;
+            if ((attempt & DeviceFeatures.Uso4) != 0) flags |= Interop.TUN_F_USO4;
+            if ((attempt & DeviceFeatures.Uso6) != 0) flags |= Interop.TUN_F_USO6;
+            // SAFETY: TUNSETOFFLOAD takes the flags by value in the argument; no memory is read.
+            if (Interop.Ioctl(queue.Fd, Interop.TUNSETOFFLOAD, (void*)flags) == 0)
+            {
+                return attempt;
+            }
+            last = Interop.Errors.LastException("TUNSETOFFLOAD", device);
+        }
+        throw last!;
     }
 
     private static unsafe (SafeFileDescriptor Queue, string Name) OpenQueue(string name, short flags)

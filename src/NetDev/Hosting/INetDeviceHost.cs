@@ -40,7 +40,11 @@ public sealed record LinkRequest(
     DeviceFlags Flags,
     int TxQueueLength,
     int QueueCount,
-    string DriverName);
+    string DriverName)
+{
+    /// <summary>The offloads the driver can take; the host turns on those the system accepts (see <see cref="IHostLink.Features"/>).</summary>
+    public DeviceFeatures Features { get; init; }
+}
 
 /// <summary>One interface made by a host. Disposing it removes the interface.</summary>
 public interface IHostLink : IDisposable
@@ -50,6 +54,9 @@ public interface IHostLink : IDisposable
 
     /// <summary>The interface's index.</summary>
     int IfIndex { get; }
+
+    /// <summary>The offloads in force: those asked for in <see cref="LinkRequest.Features"/> that the system accepted.</summary>
+    DeviceFeatures Features => DeviceFeatures.None;
 
     /// <summary>
     /// Starts delivering: one dedicated loop per queue hands frames to <paramref name="queues"/>[i],

@@ -1,0 +1,164 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+
+namespace NetDev.Drivers.Tunnel;
+
+/// <summary>The receive half of the tunnel: one dedicated thread reading datagrams into pooled frames.</summary>
+public sealed partial class TunnelDriver
+{
+    /// <summary>Received frames go to this queue; the tunnel has one receive thread.</summary>
+    private const int ReceiveQueue = 0;
+
+    private const int MaxErrorBackoffMilliseconds = 100;
+
+    // Written only by the receive thread (plain writes), read elsewhere with Volatile.Read.
+    private readonly long[] _rxVerdicts = new long[Enum.GetValues<RxVerdict>().Length];
+    private long _rxBytes;
+    private long _rxSocketErrors;
+    private SocketError _lastLoggedReceiveError = SocketError.Success;
+
+    /// <summary>What the receiver made of one datagram; each verdict is counted.</summary>
+    private enum RxVerdict
+    {
+        Accepted,
+        ForeignSource,
+        TooShort,
+        BadMagic,
+        UnsupportedVersion,
+        UnknownType,
+        RuntFrame,
+        TooBig,
+    }
+
+    private long RxCount(RxVerdict verdict) => Volatile.Read(ref _rxVerdicts[(int)verdict]);
+
+    private void ReceiveLoop()
+    {
+        var device = _device!;
+        var pool = device.Queues[ReceiveQueue].RxPool;
+        pool.BindToCurrentThread();
+        // Filled in by every receive; allocated once, like the buffers, so a datagram costs no allocation.
+        var source = new SocketAddress(_socket.AddressFamily);
+        var consecutiveErrors = 0;
+        try
+        {
+            while (!_stopping)
+            {
+                var skb = device.AllocSkb(ReceiveQueue);
+                // The datagram is read so that its header lands in the headroom and the frame exactly where
+                // AllocSkb put the data; pulling the header afterwards leaves the usual headroom in front.
+                skb.Push(TunnelHeader.Length);
+                skb.Put(skb.Tailroom);
+                var received = ReceiveInto(skb, source);
+                if (received < 0)
+                {
+                    pool.Return(skb);
+                    if (_stopping)
+                    {
+                        break;
+                    }
+                    // A persistent error must not turn this thread into a busy loop.
+                    consecutiveErrors++;
+                    Thread.Sleep(Math.Min(consecutiveErrors, MaxErrorBackoffMilliseconds));
+                    continue;
+                }
+                consecutiveErrors = 0;
+                Deliver(device, skb, received, source);
+            }
+        }
+        catch (Exception error)
+        {
+            // Nobody waits for this thread's result, so the failure is logged rather than thrown into the void
+            // (an unhandled exception would end the whole process).
+            device.Logger.LogCritical(error, "{Device}: the tunnel's receive thread failed and ended; no more frames will be received", device.Name);
+        }
+    }
+
+    /// <summary>Reads one datagram into <paramref name="skb"/>'s data; returns its full length, or -1 when none was read.</summary>
+    private int ReceiveInto(SkBuff skb, SocketAddress source)
+    {
+        try
+        {
+            // MSG_TRUNC makes the kernel return the datagram's real length even when it did not fit,
+            // so a truncated datagram is recognised instead of being taken for a shorter frame.
+            return _socket.ReceiveFrom(skb.Data, SocketFlags.Truncated, source);
+        }
+        catch (Exception error) when (_stopping && error is SocketException or ObjectDisposedException)
+        {
+            return -1;
+        }
+        catch (SocketException error)
+        {
+            _rxSocketErrors++;
+            if (error.SocketErrorCode != _lastLoggedReceiveError)
+            {
+                _lastLoggedReceiveError = error.SocketErrorCode;
+                _device!.Logger.LogWarning("{Device}: receiving failed: {Error}; retrying, and counting errors while it lasts",
+                    _device.Name, error.SocketErrorCode);
+            }
+            return -1;
+        }
+    }
+
+    /// <summary>Hands the datagram's frame to the system, or drops it with the reason its verdict gives.</summary>
+    private void Deliver(NetDevice<TunnelDriver> device, [TakesOwnership] SkBuff skb, int received, SocketAddress source)
+    {
+        var verdict = Inspect(skb.Data, received, source, device.Mtu + NetDevice.LinkOverhead);
+        _rxVerdicts[(int)verdict]++;
+        if (verdict != RxVerdict.Accepted)
+        {
+            skb.Drop(DropReasonOf(verdict));
+            return;
+        }
+        _rxBytes += received;
+        skb.Trim(received);
+        skb.Pull(TunnelHeader.Length);
+        skb.Protocol = BinaryPrimitives.ReadUInt16BigEndian(skb.Data[(2 * MacAddress.Length)..]);
+        device.NetifRx(skb);
+    }
+
+    /// <summary>
+    /// Judges one datagram of <paramref name="received"/> bytes read into <paramref name="buffer"/>
+    /// (which holds fewer when the datagram was truncated): its source first, then its size, then its header.
+    /// </summary>
+    private RxVerdict Inspect(ReadOnlySpan<byte> buffer, int received, SocketAddress source, int largestFrame)
+    {
+        if (!source.Equals(_remoteAddress))
+        {
+            return RxVerdict.ForeignSource;
+        }
+        if (received > buffer.Length)
+        {
+            return RxVerdict.TooBig;
+        }
+        switch (TunnelHeader.Check(buffer[..received]))
+        {
+            case TunnelHeaderStatus.TooShort:
+                return RxVerdict.TooShort;
+            case TunnelHeaderStatus.BadMagic:
+                return RxVerdict.BadMagic;
+            case TunnelHeaderStatus.UnsupportedVersion:
+                return RxVerdict.UnsupportedVersion;
+            case TunnelHeaderStatus.UnknownType:
+                return RxVerdict.UnknownType;
+        }
+        var frameLength = received - TunnelHeader.Length;
+        if (frameLength < NetDevice.EthernetHeaderLength)
+        {
+            return RxVerdict.RuntFrame;
+        }
+        return frameLength > largestFrame ? RxVerdict.TooBig : RxVerdict.Accepted;
+    }
+
+    private static DropReason DropReasonOf(RxVerdict verdict) => verdict switch
+    {
+        RxVerdict.ForeignSource => DropReason.ForeignSource,
+        RxVerdict.TooShort or RxVerdict.RuntFrame => DropReason.PacketTooSmall,
+        RxVerdict.BadMagic or RxVerdict.UnsupportedVersion => DropReason.InvalidHeader,
+        RxVerdict.UnknownType => DropReason.UnhandledProtocol,
+        RxVerdict.TooBig => DropReason.PacketTooBig,
+        _ => throw new ArgumentOutOfRangeException(nameof(verdict), verdict, "An accepted datagram is not dropped."),
+    };
+}

@@ -1,0 +1,453 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using NetDev.Hosting;
+
+namespace NetDev.Drivers.Tunnel;
+
+/// <summary>
+/// The tunnel driver: an Ethernet device whose wire is a UDP socket. Every frame the system sends on the
+/// device leaves as one UDP datagram to the peer instance, behind a 4-byte <see cref="TunnelHeader"/>;
+/// every datagram from the peer that passes inspection is handed to the system as a received frame.
+/// Two instances on two hosts make one Ethernet segment between them (an L2 overlay, as VXLAN without
+/// the VNI, for exactly two ends).
+/// </summary>
+/// <remarks>
+/// <para>What the device <em>is</em> lives in <see cref="Setup"/> (Ethernet with ARP, an MTU that leaves room
+/// for the outer headers); what it <em>does</em> is the table: <see cref="Init"/> starts the receive thread,
+/// <see cref="Uninit"/> ends it, <see cref="StartXmit"/> sends, <see cref="GetStats64"/> and
+/// <see cref="GetStatistics"/> add the tunnel's own counters.</para>
+/// <para>Threads: <see cref="StartXmit"/> runs on each queue's thread and only reads shared state (the
+/// socket and the peer's address); the receive thread is the only writer of the receive counters and the
+/// owner of queue 0's receive pool. Sending and receiving allocate nothing per frame: the header is
+/// pushed into the frame's headroom, and datagrams are read straight into pooled buffers.</para>
+/// <para>Datagrams from any source but the peer, and datagrams that are too short, too long or carry a
+/// header this implementation does not take, are dropped with a <see cref="DropReason"/> and counted;
+/// docs/tunnel.md lists which is which.</para>
+/// <para><b>Invariants.</b> The driver owns <c>_socket</c> from construction on and is the only one to
+/// close it. <c>_device</c>, <c>_txCounters</c> and <c>_receiver</c> are set once, by <see cref="Init"/>,
+/// before any frame. Once <c>_stopping</c> is set it stays set, and the socket is closed right after,
+/// which ends the receive thread.</para>
+/// </remarks>
+public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEthtoolOperations<TunnelDriver>, IDriverInfo, IDisposable
+{
+    /// <summary>The name template the system numbers: <c>tunnel0</c>, <c>tunnel1</c>, …</summary>
+    public const string DefaultNameTemplate = "tunnel%d";
+
+    /// <summary>The MTU of the underlay the default tunnel MTU is computed for (Ethernet's).</summary>
+    public const int DefaultUnderlayMtu = 1500;
+
+    /// <summary>The smallest MTU the device accepts: <c>ETH_MIN_MTU</c>, the least a TAP interface and IPv4 allow.</summary>
+    public const int MinimumMtu = 68;
+
+    /// <summary>The UDP header's size.</summary>
+    public const int UdpHeaderLength = 8;
+
+    /// <summary>What the driver asks for as socket send and receive buffers in <see cref="CreateSocket"/>;
+    /// the kernel caps it at <c>net.core.wmem_max</c>/<c>rmem_max</c>.</summary>
+    public const int SocketBufferBytes = 1 << 20;
+
+    private const int Ipv4HeaderLength = 20;
+    private const int Ipv6HeaderLength = 40;
+    private const int LargestIpPacket = 65535;
+    private static readonly TimeSpan ReceiverExitTimeout = TimeSpan.FromSeconds(10);
+
+    private readonly Socket _socket;
+    private readonly SocketAddress _remoteAddress;
+    private NetDevice<TunnelDriver>? _device;
+    private TxCounters[] _txCounters = [];
+    private Thread? _receiver;
+    private volatile bool _stopping;
+
+    /// <summary>
+    /// Makes a driver that sends to and accepts datagrams from <paramref name="remote"/> through
+    /// <paramref name="socket"/>, a UDP socket already bound to the local address and port (create it
+    /// inside the right network namespace; <see cref="CreateSocket"/> does the usual).
+    /// </summary>
+    /// <remarks>The driver owns the socket from this call on, also when the call throws: it closes it
+    /// at teardown (or right away on failure). Nobody else may read from it.</remarks>
+    /// <param name="socket">A bound UDP socket (IPv4, or IPv6, dual-stack if the peer is an IPv4 address).</param>
+    /// <param name="remote">The peer instance's address and port.</param>
+    /// <exception cref="ArgumentException">The socket is not a bound UDP socket, or the peer cannot be reached with it.</exception>
+    public TunnelDriver(Socket socket, IPEndPoint remote)
+    {
+        ArgumentNullException.ThrowIfNull(socket);
+        try
+        {
+            ArgumentNullException.ThrowIfNull(remote);
+            if (socket.SocketType != SocketType.Dgram || socket.ProtocolType != ProtocolType.Udp)
+            {
+                throw new ArgumentException($"The tunnel needs a UDP socket; this one is {socket.SocketType}/{socket.ProtocolType}.", nameof(socket));
+            }
+            if (socket.LocalEndPoint is not IPEndPoint local)
+            {
+                throw new ArgumentException("The tunnel's socket must be bound to its local address and port first.", nameof(socket));
+            }
+            Local = local;
+            Remote = NormalizeRemote(socket, remote);
+            UnderlayFamily = Remote.Address.IsIPv4MappedToIPv6 ? AddressFamily.InterNetwork : Remote.AddressFamily;
+            // The received source is compared with this byte for byte; the socket's family decides its form.
+            _remoteAddress = Remote.Serialize();
+            _socket = socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <inheritdoc/>
+    public string DriverName => "tunnel";
+
+    /// <summary>The local address and port the socket is bound to.</summary>
+    public IPEndPoint Local { get; }
+
+    /// <summary>The peer's address and port, in the socket's address family (an IPv4 peer of an IPv6 socket as a mapped address).</summary>
+    public IPEndPoint Remote { get; }
+
+    /// <summary>The IP version the datagrams travel over: <see cref="AddressFamily.InterNetwork"/> or <see cref="AddressFamily.InterNetworkV6"/>.</summary>
+    public AddressFamily UnderlayFamily { get; }
+
+    /// <summary>Whether the receive thread runs (from <see cref="Init"/> until <see cref="Uninit"/>, unless it failed).</summary>
+    public bool IsReceiving => _receiver is { IsAlive: true };
+
+    /// <summary>
+    /// Bytes the outer headers add to a frame's payload: IP, UDP, the tunnel header and the inner
+    /// Ethernet header. An MTU of the underlay minus this is the largest tunnel MTU that needs no fragmentation.
+    /// </summary>
+    /// <param name="underlay">The IP version of the underlay.</param>
+    public static int Overhead(AddressFamily underlay) =>
+        IpHeaderLength(underlay) + UdpHeaderLength + TunnelHeader.Length + NetDevice.EthernetHeaderLength;
+
+    /// <summary>
+    /// The default MTU on an underlay with MTU <paramref name="underlayMtu"/>: 1454 over IPv4 and 1434 over
+    /// IPv6 with Ethernet's 1500, so that no outer datagram is fragmented.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The result would be below <see cref="MinimumMtu"/>.</exception>
+    public static int DefaultMtu(AddressFamily underlay, int underlayMtu = DefaultUnderlayMtu)
+    {
+        var mtu = underlayMtu - Overhead(underlay);
+        if (mtu < MinimumMtu)
+        {
+            throw new ArgumentOutOfRangeException(nameof(underlayMtu), underlayMtu,
+                $"An underlay MTU of {underlayMtu} leaves {mtu} bytes for the tunnel, below the minimum of {MinimumMtu}.");
+        }
+        return mtu;
+    }
+
+    /// <summary>
+    /// The largest MTU: the largest UDP payload (65507 bytes over IPv4, 65527 over IPv6) less the tunnel
+    /// header and an Ethernet header with a VLAN tag. Beyond the underlay's MTU the outer datagrams are
+    /// fragmented by IP.
+    /// </summary>
+    public static int MaximumMtu(AddressFamily underlay)
+    {
+        var largestUdpPayload = underlay == AddressFamily.InterNetworkV6
+            ? LargestIpPacket - UdpHeaderLength // IPv6's payload length does not count its own header
+            : LargestIpPacket - Ipv4HeaderLength - UdpHeaderLength;
+        return largestUdpPayload - TunnelHeader.Length - NetDevice.LinkOverhead;
+    }
+
+    /// <summary>
+    /// Makes <paramref name="device"/> a tunnel device: the <c>tunnel%d</c> name template, an Ethernet
+    /// device that does ARP, broadcast and multicast like any segment, a random locally administered
+    /// address, no offloads, and the MTU range and default of <paramref name="underlay"/> with <paramref name="underlayMtu"/>.
+    /// </summary>
+    public static void Setup(NetDevice device, AddressFamily underlay, int underlayMtu = DefaultUnderlayMtu)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        var mtu = DefaultMtu(underlay, underlayMtu);
+        device.Name = DefaultNameTemplate;
+        device.Flags = (device.Flags | DeviceFlags.Broadcast | DeviceFlags.Multicast) & ~DeviceFlags.NoArp;
+        device.MacAddress = MacAddress.RandomLocal();
+        // Segments and partial checksums would have to be finished here before they could be sent; asking
+        // for no offloads makes the system hand over wire-size frames with complete checksums.
+        device.Features = DeviceFeatures.None;
+        device.MinMtu = MinimumMtu;
+        // The range first: the MTU must lie inside it when set.
+        device.MaxMtu = MaximumMtu(underlay);
+        device.Mtu = mtu;
+    }
+
+    /// <summary>
+    /// Allocates a tunnel device set up by <see cref="Setup"/> that carries frames to <paramref name="remote"/>
+    /// through <paramref name="socket"/>; call <see cref="Registration{TDriver}.Register"/> on the result to
+    /// make the interface exist. The registration owns the driver, and the driver the socket.
+    /// </summary>
+    /// <param name="host">Where the interface will exist (for the Linux host, the network namespace is its option).</param>
+    /// <param name="socket">A bound UDP socket, see <see cref="TunnelDriver(Socket, IPEndPoint)"/>; owned from this call on, also when it throws.</param>
+    /// <param name="remote">The peer instance's address and port.</param>
+    /// <param name="name">An interface name or template with <c>%d</c>; <see cref="DefaultNameTemplate"/> when omitted.</param>
+    /// <param name="underlayMtu">The MTU of the path to the peer, from which the default MTU is computed.</param>
+    /// <param name="txQueues">Transmit queues, 1 to 256; frames are received on queue 0.</param>
+    /// <param name="loggerFactory">Where the device logs; nothing is logged when omitted.</param>
+    /// <exception cref="ArgumentException">Invalid socket, peer, name or MTU; the socket is closed.</exception>
+    public static Registration<TunnelDriver> CreateRegistration(
+        INetDeviceHost host,
+        Socket socket,
+        IPEndPoint remote,
+        string? name = null,
+        int underlayMtu = DefaultUnderlayMtu,
+        int txQueues = 1,
+        ILoggerFactory? loggerFactory = null)
+    {
+        var driver = new TunnelDriver(socket, remote);
+        Registration<TunnelDriver>? registration = null;
+        try
+        {
+            registration = new Registration<TunnelDriver>(host, txQueues, 1, driver, loggerFactory);
+            Setup(registration.Device, driver.UnderlayFamily, underlayMtu);
+            if (name is not null)
+            {
+                registration.Device.Name = name;
+            }
+            return registration;
+        }
+        catch
+        {
+            // Disposing the registration disposes the driver, which closes the socket.
+            if (registration is not null)
+            {
+                registration.Dispose();
+            }
+            else
+            {
+                driver.Dispose();
+            }
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Creates a UDP socket bound to <paramref name="local"/> in the calling thread's network namespace,
+    /// with larger buffers than the default (<see cref="SocketBufferBytes"/>); an IPv6 socket bound to
+    /// <c>[::]</c> is dual-stack. Run it inside the namespace the underlay is in, for example
+    /// <c>NetworkNamespace.Run(ns, () =&gt; TunnelDriver.CreateSocket(local))</c>.
+    /// </summary>
+    /// <exception cref="NetDevException">The system refused (address in use, not an address of this host, …).</exception>
+    public static Socket CreateSocket(IPEndPoint local)
+    {
+        ArgumentNullException.ThrowIfNull(local);
+        var socket = new Socket(local.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        try
+        {
+            if (local.AddressFamily == AddressFamily.InterNetworkV6 && local.Address.Equals(IPAddress.IPv6Any))
+            {
+                socket.DualMode = true;
+            }
+            socket.ReceiveBufferSize = SocketBufferBytes;
+            socket.SendBufferSize = SocketBufferBytes;
+            socket.Bind(local);
+            return socket;
+        }
+        catch (SocketException error)
+        {
+            socket.Dispose();
+            throw new NetDevException(error.NativeErrorCode, $"bind UDP socket to {local}", null, error.Message, error);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Starts the receive thread (<c>ndo_init</c>); until the device is up it drops what it receives as <see cref="DropReason.DeviceDown"/>.</summary>
+    public void Init(NetDevice<TunnelDriver> device)
+    {
+        if (_device is not null)
+        {
+            throw new InvalidOperationException($"This tunnel driver already runs {_device.Name}; a driver instance runs one device.");
+        }
+        ObjectDisposedException.ThrowIf(_stopping, this);
+        _device = device;
+        _txCounters = new TxCounters[device.Queues.Count];
+        for (var i = 0; i < _txCounters.Length; i++)
+        {
+            _txCounters[i] = new TxCounters();
+        }
+        var receiver = new Thread(ReceiveLoop)
+        {
+            IsBackground = true,
+            Name = $"{device.Name} rx",
+        };
+        _receiver = receiver;
+        receiver.Start();
+        device.Logger.LogInformation("{Device}: tunnel from {Local} to {Remote} over {Underlay}, MTU {Mtu}",
+            device.Name, Local, Remote, UnderlayFamily == AddressFamily.InterNetwork ? "IPv4" : "IPv6", device.Mtu);
+    }
+
+    /// <summary>Closes the socket and waits for the receive thread to end (<c>ndo_uninit</c>).</summary>
+    /// <exception cref="InvalidOperationException">The receive thread did not end in time (it would be a bug).</exception>
+    public void Uninit(NetDevice<TunnelDriver> device) => StopReceiving();
+
+    /// <summary>
+    /// Sends the frame to the peer as one datagram (<c>ndo_start_xmit</c>): the header goes into the
+    /// frame's headroom, so nothing is copied. A send the system refuses drops the frame with a reason
+    /// and counts a transmit error.
+    /// </summary>
+    public TxResult StartXmit(NetDevice<TunnelDriver> device, SkBuff skb)
+    {
+        var queue = device.Queues[skb.QueueIndex];
+        var counters = _txCounters[queue.Index];
+        var frameLength = skb.Length;
+        if (skb.Headroom < TunnelHeader.Length)
+        {
+            // Every pool reserves headroom for this; a frame without it did not come from one.
+            queue.CountTxError();
+            skb.Drop(DropReason.TransmitError);
+            return TxResult.Ok;
+        }
+        TunnelHeader.Ethernet.WriteTo(skb.Push(TunnelHeader.Length));
+        skb.TxTimestamp();
+        var datagramLength = skb.Length;
+        SocketError error;
+        try
+        {
+            error = _socket.SendTo(skb.Data, SocketFlags.None, _remoteAddress) == datagramLength ? SocketError.Success : SocketError.MessageSize;
+        }
+        catch (SocketException exception)
+        {
+            error = exception.SocketErrorCode;
+        }
+        if (error != SocketError.Success)
+        {
+            queue.CountTxError();
+            counters.SendErrors++;
+            if (error != counters.LastLoggedError)
+            {
+                counters.LastLoggedError = error;
+                device.Logger.LogWarning("{Device}: sending to {Remote} failed on queue {Queue}: {Error}; frames are dropped and counted while it lasts",
+                    device.Name, Remote, queue.Index, error);
+            }
+            skb.Drop(DropReasonOf(error));
+            return TxResult.Ok;
+        }
+        queue.CountTx(frameLength);
+        counters.Datagrams++;
+        counters.Bytes += datagramLength;
+        skb.Consume();
+        return TxResult.Ok;
+    }
+
+    /// <summary>Adds the receive errors only the tunnel sees (malformed datagrams, socket errors) to the framework's counters.</summary>
+    public void GetStats64(NetDevice<TunnelDriver> device, ref LinkStats64 stats)
+    {
+        var lengthErrors = RxCount(RxVerdict.TooShort) + RxCount(RxVerdict.RuntFrame) + RxCount(RxVerdict.TooBig);
+        var frameErrors = RxCount(RxVerdict.BadMagic) + RxCount(RxVerdict.UnsupportedVersion) + RxCount(RxVerdict.UnknownType);
+        stats.RxLengthErrors += lengthErrors;
+        stats.RxFrameErrors += frameErrors;
+        stats.RxErrors += lengthErrors + frameErrors + Volatile.Read(ref _rxSocketErrors);
+    }
+
+    /// <summary>The driver's name and version, with the tunnel's endpoints as its "bus".</summary>
+    public DriverInfo GetDriverInfo(NetDevice<TunnelDriver> device) =>
+        DriverInfo.For(device) with { BusInfo = $"udp {Local} -> {Remote}" };
+
+    /// <summary>
+    /// The tunnel's own counters (<c>ethtool -S</c>): datagrams and underlay bytes each way, send errors,
+    /// and each kind of datagram the receiver refused.
+    /// </summary>
+    public IEnumerable<KeyValuePair<string, long>> GetStatistics(NetDevice<TunnelDriver> device)
+    {
+        var statistics = new List<KeyValuePair<string, long>>
+        {
+            new("tunnel_tx_datagrams", _txCounters.Sum(c => Volatile.Read(ref c.Datagrams))),
+            new("tunnel_tx_bytes", _txCounters.Sum(c => Volatile.Read(ref c.Bytes))),
+            new("tunnel_tx_send_errors", _txCounters.Sum(c => Volatile.Read(ref c.SendErrors))),
+            new("tunnel_rx_datagrams", RxCount(RxVerdict.Accepted)),
+            new("tunnel_rx_bytes", Volatile.Read(ref _rxBytes)),
+            new("tunnel_rx_foreign_source", RxCount(RxVerdict.ForeignSource)),
+            new("tunnel_rx_too_short", RxCount(RxVerdict.TooShort)),
+            new("tunnel_rx_bad_magic", RxCount(RxVerdict.BadMagic)),
+            new("tunnel_rx_bad_version", RxCount(RxVerdict.UnsupportedVersion)),
+            new("tunnel_rx_unknown_type", RxCount(RxVerdict.UnknownType)),
+            new("tunnel_rx_runt_frames", RxCount(RxVerdict.RuntFrame)),
+            new("tunnel_rx_too_big", RxCount(RxVerdict.TooBig)),
+            new("tunnel_rx_socket_errors", Volatile.Read(ref _rxSocketErrors)),
+        };
+        return statistics;
+    }
+
+    /// <summary>Closes the socket and ends the receive thread if <see cref="Uninit"/> did not already.</summary>
+    public void Dispose() => StopReceiving();
+
+    private void StopReceiving()
+    {
+        _stopping = true;
+        // Closing the socket is what wakes a receive blocked in it: on Linux the runtime shuts the socket
+        // down before closing it, and a blocked recvfrom returns (the teardown tests check the thread ends).
+        _socket.Dispose();
+        var receiver = _receiver;
+        if (receiver is not null && receiver != Thread.CurrentThread && !receiver.Join(ReceiverExitTimeout))
+        {
+            throw new InvalidOperationException(
+                $"The receive thread of {_device?.Name} did not end within {ReceiverExitTimeout.TotalSeconds} s after its socket was closed.");
+        }
+    }
+
+    private static IPEndPoint NormalizeRemote(Socket socket, IPEndPoint remote)
+    {
+        var address = remote.Address;
+        if (remote.Port == 0)
+        {
+            throw new ArgumentException($"The peer {remote} needs a port.", nameof(remote));
+        }
+        if (address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any) || address.Equals(IPAddress.Broadcast))
+        {
+            throw new ArgumentException($"The peer {remote} must be one host's address.", nameof(remote));
+        }
+        if (address.IsIPv6Multicast || (address.AddressFamily == AddressFamily.InterNetwork && (address.GetAddressBytes()[0] & 0xF0) == 0xE0))
+        {
+            throw new ArgumentException($"The peer {remote} is a multicast address; the tunnel has exactly one peer.", nameof(remote));
+        }
+        switch (socket.AddressFamily, address.AddressFamily)
+        {
+            case (AddressFamily.InterNetwork, AddressFamily.InterNetwork):
+            case (AddressFamily.InterNetworkV6, AddressFamily.InterNetworkV6) when !address.IsIPv4MappedToIPv6 || socket.DualMode:
+                return remote;
+            case (AddressFamily.InterNetwork, AddressFamily.InterNetworkV6) when address.IsIPv4MappedToIPv6:
+                return new IPEndPoint(address.MapToIPv4(), remote.Port);
+            case (AddressFamily.InterNetworkV6, AddressFamily.InterNetwork) when socket.DualMode:
+                return new IPEndPoint(address.MapToIPv6(), remote.Port);
+            default:
+                throw new ArgumentException(
+                    $"A {Describe(socket.AddressFamily)} socket{(socket.AddressFamily == AddressFamily.InterNetworkV6 ? " without dual mode" : "")} cannot reach the peer {remote}.", nameof(remote));
+        }
+    }
+
+    private static string Describe(AddressFamily family) => family switch
+    {
+        AddressFamily.InterNetwork => "IPv4",
+        AddressFamily.InterNetworkV6 => "IPv6",
+        _ => family.ToString(),
+    };
+
+    private static int IpHeaderLength(AddressFamily underlay) => underlay switch
+    {
+        AddressFamily.InterNetwork => Ipv4HeaderLength,
+        AddressFamily.InterNetworkV6 => Ipv6HeaderLength,
+        _ => throw new ArgumentOutOfRangeException(nameof(underlay), underlay, "The underlay is IPv4 or IPv6."),
+    };
+
+    private static DropReason DropReasonOf(SocketError error) => error switch
+    {
+        SocketError.MessageSize => DropReason.PacketTooBig,
+        SocketError.NetworkUnreachable or SocketError.HostUnreachable or SocketError.AddressNotAvailable or SocketError.ConnectionRefused => DropReason.NoRoute,
+        SocketError.NoBufferSpaceAvailable or SocketError.WouldBlock => DropReason.QueueFull,
+        _ => DropReason.TransmitError,
+    };
+
+    /// <summary>
+    /// One transmit queue's own counters.
+    /// </summary>
+    /// <remarks><b>Invariants.</b> Written only on the queue's thread (plain writes), read elsewhere as snapshots.</remarks>
+    private sealed class TxCounters
+    {
+        public long Datagrams;
+        public long Bytes;
+        public long SendErrors;
+        public SocketError LastLoggedError = SocketError.Success;
+    }
+}

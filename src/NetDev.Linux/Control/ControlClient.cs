@@ -1,0 +1,219 @@
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+
+namespace NetDev.Linux.Control;
+
+/// <summary>
+/// A connection to one running device's control endpoint: each method sends one request line and reads
+/// the one response line. Not thread-safe; one request at a time.
+/// </summary>
+/// <example>
+/// <code>
+/// foreach (var endpoint in ControlDirectory.List(ControlDirectory.Default))
+/// {
+///     using var client = ControlClient.ConnectOrRemoveStale(endpoint);
+///     Console.WriteLine(client?.GetInfo());
+/// }
+/// </code>
+/// </example>
+public sealed class ControlClient : IDisposable
+{
+    /// <summary>How long a request may take by default before the device is deemed not answering.</summary>
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(5);
+
+    // The largest answer read: ethtool -S of 256 queues is some 100 KiB.
+    private const int MaxResponseBytes = 16 << 20;
+
+    private readonly Socket _socket;
+    private byte[] _buffer = new byte[16 * 1024];
+    private int _filled;
+
+    private ControlClient(ControlEndpoint endpoint, Socket socket)
+    {
+        Endpoint = endpoint;
+        _socket = socket;
+    }
+
+    /// <summary>The endpoint this client talks to.</summary>
+    public ControlEndpoint Endpoint { get; }
+
+    /// <summary>Connects to <paramref name="endpoint"/>.</summary>
+    /// <exception cref="SocketException">Nobody listens there (<see cref="SocketError.ConnectionRefused"/>: a stale socket), or it cannot be reached.</exception>
+    public static ControlClient Connect(ControlEndpoint endpoint, TimeSpan? timeout = null)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            var milliseconds = (int)(timeout ?? DefaultTimeout).TotalMilliseconds;
+            socket.ReceiveTimeout = milliseconds;
+            socket.SendTimeout = milliseconds;
+            socket.Connect(new UnixDomainSocketEndPoint(endpoint.Path));
+            return new ControlClient(endpoint, socket);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Connects to <paramref name="endpoint"/>, or, when nobody listens there any more (its process died
+    /// without removing it), removes the socket file and returns <see langword="null"/>; also null when the
+    /// file is gone already.
+    /// </summary>
+    /// <exception cref="SocketException">The endpoint exists but cannot be reached (no permission, for instance).</exception>
+    public static ControlClient? ConnectOrRemoveStale(ControlEndpoint endpoint, TimeSpan? timeout = null)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        DateTime boundAt;
+        try
+        {
+            boundAt = File.GetLastWriteTimeUtc(endpoint.Path);
+        }
+        catch (FileNotFoundException)
+        {
+            return null;
+        }
+        try
+        {
+            return Connect(endpoint, timeout);
+        }
+        catch (SocketException error) when (error.SocketErrorCode == SocketError.ConnectionRefused)
+        {
+            // A device started meanwhile under the same name binds a new file, which must stay.
+            if (File.Exists(endpoint.Path) && File.GetLastWriteTimeUtc(endpoint.Path) == boundAt)
+            {
+                File.Delete(endpoint.Path);
+            }
+            return null;
+        }
+        catch (SocketException) when (!File.Exists(endpoint.Path))
+        {
+            // Its device went away between the listing and the connection.
+            return null;
+        }
+    }
+
+    /// <summary>The device's identity and state (<c>info</c>).</summary>
+    /// <exception cref="ControlException">The device answered with an error, or not at all.</exception>
+    public DeviceInfoReport GetInfo() => Request(ControlRequests.Info, false, ControlJsonContext.Default.DeviceInfoReport);
+
+    /// <summary>The device's counters (<c>stats</c>), with each queue's when <paramref name="queues"/> is true.</summary>
+    /// <exception cref="ControlException">The device answered with an error, or not at all.</exception>
+    public DeviceStatsReport GetStats(bool queues = false) => Request(ControlRequests.Stats, queues, ControlJsonContext.Default.DeviceStatsReport);
+
+    /// <summary>Driver name, version and bus (<c>driver-info</c>, <c>ethtool -i</c>).</summary>
+    /// <exception cref="ControlException">The device answered with an error, or not at all.</exception>
+    public DriverInfo GetDriverInfo() => Request(ControlRequests.DriverInfo, false, ControlJsonContext.Default.DriverInfo);
+
+    /// <summary>Named counters (<c>statistics</c>, <c>ethtool -S</c>), in order.</summary>
+    /// <exception cref="ControlException">The device answered with an error, or not at all.</exception>
+    public IReadOnlyList<NamedCounter> GetStatistics() => Request(ControlRequests.Statistics, false, ControlJsonContext.Default.StatisticsReport).Statistics;
+
+    /// <summary>Ring sizes (<c>ring-parameters</c>, <c>ethtool -g</c>).</summary>
+    /// <exception cref="ControlException">The device answered with an error, or not at all.</exception>
+    public RingParameters GetRingParameters() => Request(ControlRequests.RingParameters, false, ControlJsonContext.Default.RingParameters);
+
+    /// <summary>Speed, duplex, autonegotiation and link (<c>link-settings</c>, <c>ethtool IFNAME</c>).</summary>
+    /// <exception cref="ControlException">The device answered with an error, or not at all.</exception>
+    public LinkSettingsReport GetLinkSettings() => Request(ControlRequests.LinkSettings, false, ControlJsonContext.Default.LinkSettingsReport);
+
+    /// <summary>Timestamping capabilities (<c>timestamping</c>, <c>ethtool -T</c>).</summary>
+    /// <exception cref="ControlException">The device answered with an error, or not at all.</exception>
+    public TimestampingReport GetTimestamping() => Request(ControlRequests.Timestamping, false, ControlJsonContext.Default.TimestampingReport);
+
+    /// <summary>
+    /// Sends one raw request line (without its newline) and returns the raw response line: for tools
+    /// and tests that speak the protocol themselves.
+    /// </summary>
+    /// <exception cref="ControlException">The device did not answer.</exception>
+    public string Send(string requestLine)
+    {
+        ArgumentNullException.ThrowIfNull(requestLine);
+        return Encoding.UTF8.GetString(Exchange(Encoding.UTF8.GetBytes(requestLine + "\n")));
+    }
+
+    /// <inheritdoc/>
+    public void Dispose() => _socket.Dispose();
+
+    private T Request<T>(string request, bool queues, JsonTypeInfo<T> resultType)
+    {
+        var line = JsonSerializer.SerializeToUtf8Bytes(new ControlRequest(request, queues), ControlJsonContext.Default.ControlRequest);
+        var response = Exchange([.. line, (byte)'\n']);
+        try
+        {
+            using var document = JsonDocument.Parse(response);
+            var root = document.RootElement;
+            if (root.TryGetProperty("ok", out var ok) && ok.ValueKind == JsonValueKind.True && root.TryGetProperty("result", out var result))
+            {
+                return result.Deserialize(resultType) ?? throw new ControlException($"{Endpoint.DisplayName} answered {request} with a null result");
+            }
+            var message = root.TryGetProperty("error", out var error) ? error.GetString() : null;
+            throw new ControlException($"{Endpoint.DisplayName}: {message ?? "an error without a message"}");
+        }
+        catch (JsonException error)
+        {
+            throw new ControlException($"{Endpoint.DisplayName} answered {request} with something that is not the protocol's JSON: {error.Message}", error);
+        }
+    }
+
+    /// <summary>Sends <paramref name="request"/> and returns the next response line, without its newline.</summary>
+    private byte[] Exchange(byte[] request)
+    {
+        try
+        {
+            _socket.Send(request);
+            while (true)
+            {
+                var newline = _buffer.AsSpan(0, _filled).IndexOf((byte)'\n');
+                if (newline >= 0)
+                {
+                    var line = _buffer.AsSpan(0, newline).ToArray();
+                    _buffer.AsSpan(newline + 1, _filled - newline - 1).CopyTo(_buffer);
+                    _filled -= newline + 1;
+                    return line;
+                }
+                if (_filled == _buffer.Length)
+                {
+                    if (_buffer.Length >= MaxResponseBytes)
+                    {
+                        throw new ControlException($"{Endpoint.DisplayName} sent a response line longer than {MaxResponseBytes} bytes");
+                    }
+                    Array.Resize(ref _buffer, _buffer.Length * 2);
+                }
+                var read = _socket.Receive(_buffer.AsSpan(_filled));
+                if (read == 0)
+                {
+                    throw new ControlException($"{Endpoint.DisplayName} closed the connection without answering");
+                }
+                _filled += read;
+            }
+        }
+        catch (SocketException error) when (error.SocketErrorCode == SocketError.TimedOut || error.SocketErrorCode == SocketError.WouldBlock)
+        {
+            throw new ControlException($"{Endpoint.DisplayName} did not answer within {_socket.ReceiveTimeout / 1000.0:0.#} s", error);
+        }
+        catch (SocketException error)
+        {
+            throw new ControlException($"{Endpoint.DisplayName}: {error.Message}", error);
+        }
+    }
+}
+
+/// <summary>A control request failed: the device answered with an error, or did not answer.</summary>
+public sealed class ControlException : Exception
+{
+    /// <summary>Creates the exception with <paramref name="message"/>.</summary>
+    public ControlException(string message) : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception with <paramref name="message"/> and what caused it.</summary>
+    public ControlException(string message, Exception innerException) : base(message, innerException)
+    {
+    }
+}

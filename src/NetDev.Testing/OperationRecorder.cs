@@ -1,0 +1,183 @@
+namespace NetDev.Testing;
+
+/// <summary>A driver operation, as <see cref="OperationRecorder"/> records it.</summary>
+public enum DriverOperation
+{
+    /// <summary><see cref="IDeviceOperations{TSelf}.Init"/>.</summary>
+    Init,
+    /// <summary><see cref="IDeviceOperations{TSelf}.Uninit"/>.</summary>
+    Uninit,
+    /// <summary><see cref="IDeviceOperations{TSelf}.Open"/>.</summary>
+    Open,
+    /// <summary><see cref="IDeviceOperations{TSelf}.Stop"/>.</summary>
+    Stop,
+    /// <summary><see cref="IDeviceOperations{TSelf}.StartXmit"/>.</summary>
+    StartXmit,
+    /// <summary><see cref="IDeviceOperations{TSelf}.ChangeMtu"/>.</summary>
+    ChangeMtu,
+    /// <summary><see cref="IDeviceOperations{TSelf}.SetMacAddress"/>.</summary>
+    SetMacAddress,
+    /// <summary><see cref="IDeviceOperations{TSelf}.SetRxMode"/>.</summary>
+    SetRxMode,
+    /// <summary><see cref="IDeviceOperations{TSelf}.ChangeCarrier"/>.</summary>
+    ChangeCarrier,
+    /// <summary><see cref="IDeviceOperations{TSelf}.TxTimeout"/>.</summary>
+    TxTimeout,
+}
+
+/// <summary>One call of a driver operation, recorded when it returned or threw.</summary>
+/// <param name="Sequence">Its position among the device's recorded calls, from 0.</param>
+/// <param name="Operation">The operation.</param>
+/// <param name="Queue">For StartXmit, the frame's queue; for TxTimeout, the queue that timed out; otherwise −1.</param>
+/// <param name="Length">For StartXmit, the frame's length when it was handed over; otherwise −1.</param>
+/// <param name="Result">For StartXmit that returned, what the driver answered; otherwise <see langword="null"/>.</param>
+/// <param name="Error">What the operation threw, or <see langword="null"/>.</param>
+public sealed record OperationCall(long Sequence, DriverOperation Operation, int Queue, int Length, TxResult? Result, Exception? Error)
+{
+    /// <summary>
+    /// The call in a few words, for comparing sequences in a test: <c>Open</c>, <c>StartXmit(q0) Ok</c>,
+    /// <c>StartXmit(q1) Busy</c>, <c>Stop threw InvalidOperationException</c>.
+    /// </summary>
+    public override string ToString()
+    {
+        var call = Operation is DriverOperation.StartXmit or DriverOperation.TxTimeout ? $"{Operation}(q{Queue})" : Operation.ToString();
+        return Error is not null ? $"{call} threw {Error.GetType().Name}" : Result is { } result ? $"{call} {result}" : call;
+    }
+}
+
+/// <summary>
+/// Records every driver operation the framework calls on one device — Init, Uninit, Open, Stop, the
+/// configuration operations, TxTimeout and each StartXmit, with its outcome — in the order they
+/// returned, without the driver's help. Works on any host, the Linux host included.
+/// </summary>
+/// <remarks>
+/// <para>Attach it before <see cref="Registration{TDriver}.Register"/> to see Init. Operations a driver does
+/// not implement are never called (NetDev's <c>HAS_*</c> table), so they never appear.</para>
+/// <para>Why not a decorator driver: a driver's operations take its own <see cref="NetDevice{TDriver}"/>, so a
+/// wrapper of another type could not call them; the framework reports each call to the recorder instead.
+/// Until it is detached, the recorder keeps every call it saw; <see cref="Clear"/> forgets them.</para>
+/// <para><b>Invariants.</b> <c>_calls</c> is read and written under its own lock; sequences are consecutive.</para>
+/// </remarks>
+public sealed class OperationRecorder : IDeviceOperationObserver
+{
+    private readonly List<OperationCall> _calls = [];
+    private long _next;
+
+    private OperationRecorder(NetDevice device) => Device = device;
+
+    /// <summary>The device whose operations are recorded.</summary>
+    public NetDevice Device { get; }
+
+    /// <summary>Every call recorded so far, in order.</summary>
+    public IReadOnlyList<OperationCall> Calls
+    {
+        get
+        {
+            lock (_calls)
+            {
+                return [.. _calls];
+            }
+        }
+    }
+
+    /// <summary>
+    /// Starts recording <paramref name="device"/>'s driver operations.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A recorder is attached to the device already.</exception>
+    public static OperationRecorder Attach(NetDevice device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        var recorder = new OperationRecorder(device);
+        lock (device.ControlLock)
+        {
+            if (device.OperationObserver is not null)
+            {
+                throw new InvalidOperationException($"A recorder is attached to {device.Name} already; detach it first.");
+            }
+            device.OperationObserver = recorder;
+        }
+        return recorder;
+    }
+
+    /// <summary>The calls in a few words each (see <see cref="OperationCall.ToString"/>), for <c>Assert.Equal</c>.</summary>
+    public IReadOnlyList<string> Summary() => [.. Calls.Select(call => call.ToString())];
+
+    /// <summary>
+    /// The calls in a few words each, runs of identical StartXmit results on one queue folded into one
+    /// entry with a count (<c>StartXmit(q0) Ok ×100</c>), for long runs.
+    /// </summary>
+    public IReadOnlyList<string> FoldedSummary()
+    {
+        var folded = new List<string>();
+        string? previous = null;
+        var count = 0;
+        foreach (var entry in Summary())
+        {
+            if (entry == previous && entry.StartsWith("StartXmit", StringComparison.Ordinal))
+            {
+                count++;
+                continue;
+            }
+            Flush();
+            previous = entry;
+            count = 1;
+        }
+        Flush();
+        return folded;
+
+        void Flush()
+        {
+            if (previous is not null)
+            {
+                folded.Add(count > 1 ? $"{previous} ×{count}" : previous);
+            }
+        }
+    }
+
+    /// <summary>How many times <paramref name="operation"/> was called.</summary>
+    public int Count(DriverOperation operation) => Calls.Count(call => call.Operation == operation);
+
+    /// <summary>Forgets the calls recorded so far.</summary>
+    public void Clear()
+    {
+        lock (_calls)
+        {
+            _calls.Clear();
+        }
+    }
+
+    /// <summary>Stops recording; the calls recorded stay.</summary>
+    public void Detach()
+    {
+        lock (Device.ControlLock)
+        {
+            if (Device.OperationObserver == this)
+            {
+                Device.OperationObserver = null;
+            }
+        }
+    }
+
+    void IDeviceOperationObserver.OnOperation(NetDevice device, DeviceOperation operation, int queue, int length, TxResult result, Exception? error)
+    {
+        var recorded = operation switch
+        {
+            DeviceOperation.Init => DriverOperation.Init,
+            DeviceOperation.Uninit => DriverOperation.Uninit,
+            DeviceOperation.Open => DriverOperation.Open,
+            DeviceOperation.Stop => DriverOperation.Stop,
+            DeviceOperation.StartXmit => DriverOperation.StartXmit,
+            DeviceOperation.ChangeMtu => DriverOperation.ChangeMtu,
+            DeviceOperation.SetMacAddress => DriverOperation.SetMacAddress,
+            DeviceOperation.SetRxMode => DriverOperation.SetRxMode,
+            DeviceOperation.ChangeCarrier => DriverOperation.ChangeCarrier,
+            DeviceOperation.TxTimeout => DriverOperation.TxTimeout,
+            _ => throw new ArgumentOutOfRangeException(nameof(operation), operation, "An operation NetDev.Testing does not know yet."),
+        };
+        TxResult? outcome = recorded == DriverOperation.StartXmit && error is null ? result : null;
+        lock (_calls)
+        {
+            _calls.Add(new OperationCall(_next++, recorded, queue, length, outcome, error));
+        }
+    }
+}

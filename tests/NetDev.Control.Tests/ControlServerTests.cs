@@ -1,0 +1,338 @@
+using System.Net.Sockets;
+using System.Text.Json;
+using NetDev.Drivers.Dummy;
+using NetDev.Drivers.Pair;
+using NetDev.Linux;
+using NetDev.Linux.Control;
+
+namespace NetDev.Control.Tests;
+
+/// <summary>
+/// The control endpoint of devices registered in this process, in a namespace of the test's own, with a
+/// temporary control directory: what each request answers, the protocol's errors, and the socket's life.
+/// </summary>
+public sealed class ControlServerTests : IDisposable
+{
+    private readonly TestNamespace _ns = new();
+    private readonly TempDirectory _directory = new();
+
+    public void Dispose()
+    {
+        _ns.Dispose();
+        _directory.Dispose();
+    }
+
+    [Fact]
+    public void InfoDescribesTheDeviceAsTheKernelSeesIt()
+    {
+        using var registration = RegisterDummy("ndtc0", queues: 2);
+        using var client = ConnectOnly();
+
+        var info = client.GetInfo();
+
+        var link = _ns.Link("ndtc0")!.Value;
+        Assert.Equal("ndtc0", info.Name);
+        Assert.Equal(_ns.Name, info.Netns);
+        Assert.Equal(link.GetProperty("ifindex").GetInt32(), info.Ifindex);
+        Assert.Equal(link.GetProperty("address").GetString(), info.MacAddress);
+        Assert.Equal("dummy", info.Driver);
+        Assert.False(string.IsNullOrEmpty(info.DriverVersion));
+        Assert.Equal("up", info.State);
+        Assert.True(info.Carrier);
+        Assert.Equal(1500, info.Mtu);
+        Assert.Equal(2, info.TxQueues);
+        Assert.Equal(2, info.RxQueues);
+        Assert.Equal(1000, info.TxQueueLength);
+        Assert.Equal(Environment.ProcessId, info.Pid);
+        Assert.Equal(ControlProtocol.Version, info.Protocol);
+    }
+
+    [Fact]
+    public void ChangesShowInTheNextAnswer()
+    {
+        using var registration = RegisterDummy("ndtc0");
+        using var client = ConnectOnly();
+
+        registration.Device.Mtu = 1400;
+        registration.Device.CarrierOff();
+        registration.Device.BringDown();
+
+        var info = client.GetInfo();
+        Assert.Equal(1400, info.Mtu);
+        Assert.False(info.Carrier);
+        Assert.Equal("down", info.State);
+        Assert.False(client.GetLinkSettings().LinkDetected);
+    }
+
+    [Fact]
+    public void TheDirectoryAndTheSocketAreRootsAlone()
+    {
+        using var registration = RegisterDummy("ndtc0");
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(_directory.Path));
+        var socket = Path.Combine(_directory.Path, $"ndtc0@{_ns.Name}.sock");
+        Assert.Equal([Path.GetFileName(socket)], _directory.FileNames);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(socket));
+    }
+
+    [Fact]
+    public void StatsAddUpWhatTheDriverCountedAndGiveEachQueueOnRequest()
+    {
+        const int datagrams = 6;
+        using var registration = RegisterDummy("ndtc0", queues: 2);
+        _ns.Ip("addr", "add", "10.213.7.1/24", "dev", "ndtc0");
+        // NOARP: the kernel sends to .2 at once. Different source ports spread the flows over the queues.
+        _ns.Exec("bash", "-c", $"for i in $(seq {datagrams}); do echo hello$i > /dev/udp/10.213.7.2/$((9000 + i)); done");
+        Wait.Until(() => registration.Device.GetLinkStats64().TxPackets >= datagrams, "the driver counted every datagram");
+        using var client = ConnectOnly();
+
+        var withoutQueues = client.GetStats();
+        var stats = client.GetStats(queues: true);
+
+        Assert.Null(withoutQueues.Queues);
+        Assert.Equal("ndtc0", stats.Name);
+        Assert.Equal(_ns.Name, stats.Netns);
+        Assert.True(stats.Stats64.TxPackets >= datagrams);
+        Assert.True(stats.Stats64.TxBytes >= datagrams * (14 + 20 + 8 + 7));
+        Assert.Empty(stats.Drops);
+        var queues = Assert.IsAssignableFrom<IReadOnlyList<QueueStatsReport>>(stats.Queues);
+        Assert.Equal([0, 1], queues.Select(queue => queue.Index));
+        Assert.Equal(stats.Stats64.TxPackets, queues.Sum(queue => queue.TxPackets));
+        Assert.Equal(stats.Stats64.TxBytes, queues.Sum(queue => queue.TxBytes));
+        Assert.All(queues, queue => Assert.False(queue.TxStopped));
+    }
+
+    [Fact]
+    public void DropsAreReportedByDirectionAndReason()
+    {
+        using var peerNs = new TestNamespace();
+        using var pair = PairDriver.Create(Host(_ns.Name), "ndtpa", Host(peerNs.Name), "ndtpb");
+        pair.Register();
+        pair.First.Device.BringUp();
+        // The peer stays down, so what the first end sends is dropped as veth drops it: DeviceDown, on transmit.
+        _ns.Ip("addr", "add", "10.213.8.1/24", "dev", "ndtpa");
+        _ns.Ip("neigh", "add", "10.213.8.2", "lladdr", "02:00:00:00:00:02", "dev", "ndtpa", "nud", "permanent");
+        _ns.Exec("bash", "-c", "echo lost > /dev/udp/10.213.8.2/9");
+        Wait.Until(() => pair.First.Device.GetStats().TxDropped >= 1, "the first end dropped the datagram");
+        using var client = ControlClient.ConnectOrRemoveStale(ControlEndpoint.For(_directory.Path, "ndtpa", _ns.Name))!;
+
+        var stats = client.GetStats(queues: true);
+
+        var drop = Assert.Single(stats.Drops);
+        Assert.Equal(("tx", "device_down"), (drop.Direction, drop.Reason));
+        Assert.Equal(stats.Stats64.TxDropped, drop.Count);
+        Assert.Equal(drop.Count, stats.Queues![0].TxDropped);
+        Assert.Contains(client.GetStatistics(), counter => counter.Name == "tx_drop_DeviceDown" && counter.Value == drop.Count);
+    }
+
+    [Fact]
+    public void EthtoolRequestsAnswerWhatTheDeviceSays()
+    {
+        using var registration = RegisterDummy("ndtc0", queues: 2);
+        using var client = ConnectOnly();
+
+        var driver = client.GetDriverInfo();
+        Assert.Equal(registration.Device.GetDriverInfo(), driver);
+        Assert.Equal("dummy", driver.Driver);
+        Assert.Equal($"netdev:pid{Environment.ProcessId}", driver.BusInfo);
+
+        var statistics = client.GetStatistics();
+        Assert.Equal(registration.Device.GetEthtoolStatistics().Select(s => s.Key), statistics.Select(s => s.Name));
+        Assert.Contains(statistics, counter => counter.Name == "tx_queue_1_packets");
+
+        Assert.Equal(new RingParameters(1000, 1000, 1000, 1000), client.GetRingParameters());
+        Assert.Equal(new LinkSettingsReport(null, "unknown", false, "Other", true), client.GetLinkSettings());
+
+        var timestamping = client.GetTimestamping();
+        Assert.Equal(["software-transmit", "software-receive", "software-system-clock"], timestamping.Capabilities);
+        Assert.Equal((int)TimestampingInfo.Software.Capabilities, timestamping.SoTimestamping);
+        Assert.Equal(-1, timestamping.PhcIndex);
+    }
+
+    [Fact]
+    public void BadRequestsGetAnErrorAndTheConnectionGoesOn()
+    {
+        using var registration = RegisterDummy("ndtc0");
+        using var client = ConnectOnly();
+
+        AssertError(client.Send("{\"request\": \"bogus\"}"), "unknown request 'bogus'");
+        AssertError(client.Send("not json"), "not valid JSON");
+        AssertError(client.Send("{\"queues\": true}"), "no \"request\" field");
+        AssertError(client.Send(""), "empty request");
+        AssertError(client.Send("[1, 2]"), "not valid JSON");
+
+        using var answer = JsonDocument.Parse(client.Send("{\"request\": \"info\"}"));
+        Assert.True(answer.RootElement.GetProperty("ok").GetBoolean());
+        Assert.Equal("ndtc0", answer.RootElement.GetProperty("result").GetProperty("name").GetString());
+    }
+
+    [Fact]
+    public void AnOverlongRequestLineGetsAnErrorAndTheConnectionIsClosed()
+    {
+        using var registration = RegisterDummy("ndtc0");
+        using var client = ConnectOnly();
+
+        AssertError(client.Send(new string('x', ControlProtocol.MaxRequestBytes + 10)), $"at most {ControlProtocol.MaxRequestBytes} bytes");
+        Assert.Throws<ControlException>(() => client.GetInfo());
+    }
+
+    [Fact]
+    public void ClientsBeyondTheLimitAreToldAndClosed()
+    {
+        using var registration = RegisterDummy("ndtc0");
+        var endpoint = ControlDirectory.List(_directory.Path).Single();
+        var idle = Enumerable.Range(0, 8).Select(_ => ControlClient.Connect(endpoint)).ToList();
+        try
+        {
+            // Each idle client is served (one request answered), so all eight are counted before the ninth comes.
+            idle.ForEach(client => client.GetInfo());
+            using var ninth = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified) { ReceiveTimeout = 60_000 };
+            ninth.Connect(new UnixDomainSocketEndPoint(endpoint.Path));
+
+            // Read without sending: the refusal comes unasked, and a request could meet a closed socket.
+            var refusal = new List<byte>();
+            var buffer = new byte[512];
+            int read;
+            while ((read = ninth.Receive(buffer)) > 0)
+            {
+                refusal.AddRange(buffer.AsSpan(0, read));
+            }
+            AssertError(System.Text.Encoding.UTF8.GetString([.. refusal]).TrimEnd('\n'), "8 clients at once");
+            idle[0].Dispose();
+            Wait.Until(() => TryInfo(endpoint), "a ninth client is served once one of the eight left");
+        }
+        finally
+        {
+            idle.ForEach(client => client.Dispose());
+        }
+    }
+
+    [Fact]
+    public async Task DisposeRemovesTheSocketAndEndsAnIdleClientsConnection()
+    {
+        var registration = RegisterDummy("ndtc0");
+        var endpoint = ControlDirectory.List(_directory.Path).Single();
+        using var idle = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        idle.Connect(new UnixDomainSocketEndPoint(endpoint.Path));
+        using (var client = ControlClient.Connect(endpoint))
+        {
+            client.GetInfo();
+        }
+
+        // Bounded only so that a hang fails this test instead of the run; how long it takes is not asserted.
+        await Task.Run(registration.Dispose, TestContext.Current.CancellationToken).WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
+
+        Assert.Empty(_directory.FileNames);
+        idle.ReceiveTimeout = 60_000;
+        Assert.Equal(0, idle.Receive(new byte[16]));
+    }
+
+    [Fact]
+    public void NoEndpointWhenTurnedOff()
+    {
+        using var registration = DummyDriver.CreateRegistration(
+            new LinuxHost(new LinuxHostOptions { NetworkNamespace = _ns.Name, ControlDirectory = _directory.Path, ServeControlEndpoint = false }), "ndtc0");
+        registration.Register();
+
+        Assert.Empty(_directory.FileNames);
+    }
+
+    [Fact]
+    public void AStaleSocketIsRemovedNotConnected()
+    {
+        var endpoint = MakeStaleSocket("ghost", _ns.Name);
+
+        Assert.Null(ControlClient.ConnectOrRemoveStale(endpoint));
+
+        Assert.False(File.Exists(endpoint.Path));
+        Assert.Throws<SocketException>(() => ControlClient.Connect(endpoint).Dispose());
+    }
+
+    [Fact]
+    public void ADeviceTakesOverAStaleSocketOfItsName()
+    {
+        MakeStaleSocket("ndtc0", _ns.Name);
+
+        using var registration = RegisterDummy("ndtc0");
+        using var client = ConnectOnly();
+
+        Assert.Equal("ndtc0", client.GetInfo().Name);
+    }
+
+    [Fact]
+    public void MovingTheDeviceMovesItsEndpoint()
+    {
+        using var target = new TestNamespace();
+        using var registration = RegisterDummy("ndtc0");
+
+        registration.Device.MoveToNetworkNamespace(target.Name);
+
+        Assert.Equal([$"ndtc0@{target.Name}.sock"], _directory.FileNames);
+        using var client = ConnectOnly();
+        var info = client.GetInfo();
+        Assert.Equal(target.Name, info.Netns);
+        Assert.Equal(target.Link("ndtc0")!.Value.GetProperty("ifindex").GetInt32(), info.Ifindex);
+    }
+
+    private LinuxHost Host(string networkNamespace) =>
+        new(new LinuxHostOptions { NetworkNamespace = networkNamespace, ControlDirectory = _directory.Path });
+
+    private Registration<DummyDriver> RegisterDummy(string name, int queues = 1)
+    {
+        var registration = DummyDriver.CreateRegistration(Host(_ns.Name), name, queues);
+        try
+        {
+            registration.Register();
+            registration.Device.BringUp();
+            return registration;
+        }
+        catch
+        {
+            registration.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Connects to the only endpoint in the directory (asserting there is one).</summary>
+    private ControlClient ConnectOnly() =>
+        ControlClient.ConnectOrRemoveStale(Assert.Single(ControlDirectory.List(_directory.Path))) ?? throw new InvalidOperationException("the endpoint is stale");
+
+    /// <summary>A socket file with no listener, as a process killed with SIGKILL leaves one.</summary>
+    private ControlEndpoint MakeStaleSocket(string name, string networkNamespace)
+    {
+        var endpoint = ControlEndpoint.For(_directory.Path, name, networkNamespace);
+        var bound = Path.Combine(_directory.Path, "bound.tmp");
+        using (var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
+        {
+            socket.Bind(new UnixDomainSocketEndPoint(bound));
+            socket.Listen();
+            // .NET removes the path it bound when the socket is closed (a dying process does not); a second
+            // link to the same socket stays behind, with nobody listening.
+            Shell.Run("ln", bound, endpoint.Path);
+        }
+        Assert.False(File.Exists(bound));
+        Assert.True(File.Exists(endpoint.Path));
+        return endpoint;
+    }
+
+    private static bool TryInfo(ControlEndpoint endpoint)
+    {
+        try
+        {
+            using var client = ControlClient.Connect(endpoint);
+            client.GetInfo();
+            return true;
+        }
+        catch (ControlException)
+        {
+            return false;
+        }
+    }
+
+    private static void AssertError(string response, string expected)
+    {
+        using var document = JsonDocument.Parse(response);
+        Assert.False(document.RootElement.GetProperty("ok").GetBoolean());
+        Assert.Contains(expected, document.RootElement.GetProperty("error").GetString());
+    }
+}

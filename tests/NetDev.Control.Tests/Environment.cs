@@ -1,0 +1,104 @@
+using System.Diagnostics;
+using System.Runtime.Versioning;
+using System.Text.Json;
+
+// The kernel tests run on Linux only, where file modes exist.
+[assembly: SupportedOSPlatform("linux")]
+
+namespace NetDev.Control.Tests;
+
+/// <summary>A network namespace of the test's own (<c>ndt-</c> and random hex), removed on dispose, also when the test failed.</summary>
+public sealed class TestNamespace : IDisposable
+{
+    public TestNamespace()
+    {
+        Name = $"ndt-{Guid.NewGuid().ToString("N")[..10]}";
+        Shell.Run("ip", "netns", "add", Name);
+        // Quiet: no IPv6 autoconfiguration frames to count.
+        Shell.Run("ip", "netns", "exec", Name, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1");
+        Shell.Run("ip", "-n", Name, "link", "set", "lo", "up");
+    }
+
+    public string Name { get; }
+
+    /// <summary>Runs <c>ip -n NS</c> with <paramref name="arguments"/>.</summary>
+    public string Ip(params string[] arguments) => Shell.Run("ip", ["-n", Name, .. arguments]);
+
+    /// <summary>Runs <paramref name="arguments"/> inside the namespace.</summary>
+    public string Exec(params string[] arguments) => Shell.Run("ip", ["netns", "exec", Name, .. arguments]);
+
+    /// <summary>The kernel's view of <paramref name="device"/> (<c>ip -j -s link show</c>), or null when it does not exist.</summary>
+    public JsonElement? Link(string device)
+    {
+        var (code, output, _) = Shell.TryRun("ip", "-n", Name, "-j", "-s", "link", "show", "dev", device);
+        if (code != 0)
+        {
+            return null;
+        }
+        using var document = JsonDocument.Parse(output);
+        return document.RootElement[0].Clone();
+    }
+
+    public void Dispose() => Shell.TryRun("ip", "netns", "del", Name);
+}
+
+/// <summary>A temporary control directory, removed with everything in it on dispose.</summary>
+public sealed class TempDirectory : IDisposable
+{
+    public TempDirectory() => Directory.CreateDirectory(Path);
+
+    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"ndt-ctl-{Guid.NewGuid():N}");
+
+    public IReadOnlyList<string> FileNames => [.. Directory.EnumerateFiles(Path).Select(System.IO.Path.GetFileName).OfType<string>().Order()];
+
+    public void Dispose() => Directory.Delete(Path, recursive: true);
+}
+
+public static class Shell
+{
+    public static string Run(string file, params string[] arguments)
+    {
+        var (code, output, error) = TryRun(file, arguments);
+        return code == 0 ? output : throw new InvalidOperationException($"{file} {string.Join(' ', arguments)} exited {code}: {error.Trim()}");
+    }
+
+    public static (int Code, string Output, string Error) TryRun(string file, params string[] arguments)
+    {
+        var start = new ProcessStartInfo(file)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromSeconds(30)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{file} {string.Join(' ', arguments)} did not finish in 30 s");
+        }
+        return (process.ExitCode, output.Result, error.Result);
+    }
+}
+
+public static class Wait
+{
+    /// <summary>Waits until <paramref name="condition"/> holds; fails the test if it never does within a generous bound (no timing is asserted).</summary>
+    public static void Until(Func<bool> condition, string what, int seconds = 30)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"Gave up waiting for: {what}");
+            }
+            Thread.Sleep(20);
+        }
+    }
+}

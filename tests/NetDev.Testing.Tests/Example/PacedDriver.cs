@@ -1,0 +1,72 @@
+namespace NetDev.Testing.Tests.Example;
+
+/// <summary>
+/// The example driver of docs/testing.md: it paces its output, putting one frame "on the wire" every
+/// <c>interval</c>. Frames wait in a ring of <c>ringSize</c> slots; when the ring is full the driver
+/// stops the queue, and the kernel holds further frames until a slot frees and the driver wakes it.
+/// </summary>
+public sealed class PacedDriver(TimeSpan interval, int ringSize) : IDeviceOperations<PacedDriver>, IDisposable
+{
+    private readonly object _lock = new();
+    private readonly Queue<SkBuff> _ring = new();
+    private readonly List<byte[]> _sent = [];
+    private ITimer? _timer;
+
+    /// <summary>What went out, in order.</summary>
+    public IReadOnlyList<byte[]> Sent
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _sent];
+            }
+        }
+    }
+
+    public void Open(NetDevice<PacedDriver> device) =>
+        _timer = device.TimeProvider.CreateTimer(_ => SendOne(device), null, interval, interval);
+
+    public void Stop(NetDevice<PacedDriver> device)
+    {
+        _timer?.Dispose();
+        _timer = null;
+        lock (_lock)
+        {
+            while (_ring.TryDequeue(out var skb))
+            {
+                skb.Drop(DropReason.DeviceDown);
+            }
+        }
+    }
+
+    public TxResult StartXmit(NetDevice<PacedDriver> device, SkBuff skb)
+    {
+        device.CountTx(skb);
+        lock (_lock)
+        {
+            _ring.Enqueue(skb);
+            if (_ring.Count == ringSize)
+            {
+                device.StopQueue(skb.QueueIndex);
+            }
+        }
+        return TxResult.Ok;
+    }
+
+    public void Dispose() => _timer?.Dispose();
+
+    private void SendOne(NetDevice<PacedDriver> device)
+    {
+        lock (_lock)
+        {
+            if (!_ring.TryDequeue(out var skb))
+            {
+                return;
+            }
+            _sent.Add(skb.Data.ToArray());
+            skb.Consume();
+        }
+        device.WakeQueue(0);
+    }
+}

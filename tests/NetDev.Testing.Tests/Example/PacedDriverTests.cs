@@ -1,0 +1,52 @@
+namespace NetDev.Testing.Tests.Example;
+
+public sealed class PacedDriverTests
+{
+    [Fact]
+    public void SendsOneFramePerIntervalWhileTheKernelHoldsTheRest()
+    {
+        var host = new TestHost();
+        var driver = new PacedDriver(TimeSpan.FromMilliseconds(1), ringSize: 4);
+        var registration = new Registration<PacedDriver>(host, 1, 1, driver);
+        var calls = OperationRecorder.Attach(registration.Device);
+        var link = host.Register(registration);
+        registration.Device.BringUp();
+        var frames = Enumerable.Range(0, 10).Select(i => TestFrames.Numbered(i)).ToList();
+
+        var results = frames.Select(frame => link.InjectTransmit(frame)).ToList();
+
+        Assert.Equal(4, results.Count(result => result == InjectResult.Dispatched));
+        Assert.Equal(6, link.GetKernelQueueStats(0).Length);
+        Assert.True(registration.Device.Queues[0].IsStopped);
+        Assert.Empty(driver.Sent);
+
+        host.Clock.Advance(TimeSpan.FromMilliseconds(10));
+
+        Assert.Equal(frames, driver.Sent);
+        Assert.Equal(10, registration.Device.GetStats().TxPackets);
+        Assert.Equal(0, link.KernelTxDropped);
+        Assert.Equal(["Open", "StartXmit(q0) Ok ×10"], calls.FoldedSummary());
+
+        registration.Dispose();
+        host.AssertClean();
+    }
+
+    [Fact]
+    public void FramesStillInTheRingAreDroppedWhenTheDeviceGoesDown()
+    {
+        var host = new TestHost();
+        var registration = new Registration<PacedDriver>(host, 1, 1, new PacedDriver(TimeSpan.FromMilliseconds(1), ringSize: 4));
+        var link = host.Register(registration);
+        registration.Device.BringUp();
+        foreach (var i in Enumerable.Range(0, 3))
+        {
+            link.InjectTransmit(TestFrames.Numbered(i));
+        }
+
+        link.IpLinkSetDown();
+
+        Assert.Equal(3, registration.Device.Queues[0].TxPool.DropCount(DropReason.DeviceDown));
+        registration.Dispose();
+        host.AssertClean();
+    }
+}

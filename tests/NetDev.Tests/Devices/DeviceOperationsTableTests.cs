@@ -1,0 +1,74 @@
+using System.Reflection;
+using NetDev.Tests.Fakes;
+
+namespace NetDev.Tests.Devices;
+
+/// <summary>
+/// The HAS_* table: which optional operations a driver type implements, found once per type. The
+/// framework calls an optional operation only when its flag is set; a driver with only StartXmit working
+/// end to end is in <see cref="TransmitTests"/>.
+/// </summary>
+public sealed class DeviceOperationsTableTests
+{
+    [Fact]
+    public void ADriverWithOnlyStartXmitHasNoOptionalOperation()
+    {
+        // Every HAS_ flag, including those of operations added later, must be off for this driver.
+        var flags = HasFlags<MinimalDriver>();
+
+        Assert.NotEmpty(flags);
+        Assert.All(flags, flag => Assert.False(flag.Value, flag.Key));
+        Assert.Equal("StartXmit", DeviceOperationsTable<MinimalDriver>.Describe());
+    }
+
+    [Fact]
+    public void ADriverHasExactlyTheOperationsItImplements()
+    {
+        var implemented = new[] { "HasInit", "HasUninit", "HasOpen", "HasStop", "HasChangeMtu", "HasSetMacAddress" };
+
+        Assert.All(HasFlags<RecordingDriver>(), flag => Assert.Equal(implemented.Contains(flag.Key), flag.Value));
+        Assert.Equal("Init, Uninit, Open, Stop, ChangeMtu, SetMacAddress, StartXmit", DeviceOperationsTable<RecordingDriver>.Describe());
+    }
+
+    [Fact]
+    public void ADriverImplementingSomeOperationsHasExactlyThose()
+    {
+        Assert.False(DeviceOperationsTable<AsyncDisposableDriver>.HasInit);
+        Assert.True(DeviceOperationsTable<AsyncDisposableDriver>.HasUninit);
+        Assert.False(DeviceOperationsTable<AsyncDisposableDriver>.HasOpen);
+        Assert.True(DeviceOperationsTable<AsyncDisposableDriver>.HasStop);
+        Assert.Equal("Uninit, Stop, StartXmit", DeviceOperationsTable<AsyncDisposableDriver>.Describe());
+    }
+
+    [Fact]
+    public void AnExplicitImplementationCounts()
+    {
+        Assert.True(DeviceOperationsTable<ExplicitOpenDriver>.HasOpen);
+        Assert.False(DeviceOperationsTable<ExplicitOpenDriver>.HasStop);
+
+        var driver = new ExplicitOpenDriver();
+        using var registration = new Registration<ExplicitOpenDriver>(new FakeHost(), 1, 1, driver);
+        registration.Register();
+        registration.Device.BringUp();
+        Assert.Equal(1, driver.Opened);
+    }
+
+    private static Dictionary<string, bool> HasFlags<TDriver>() where TDriver : class, IDeviceOperations<TDriver> =>
+        typeof(DeviceOperationsTable<TDriver>)
+            .GetFields(BindingFlags.Public | BindingFlags.Static)
+            .Where(field => field.FieldType == typeof(bool) && field.Name.StartsWith("Has", StringComparison.Ordinal))
+            .ToDictionary(field => field.Name, field => (bool)field.GetValue(null)!);
+
+    public sealed class ExplicitOpenDriver : IDeviceOperations<ExplicitOpenDriver>
+    {
+        public int Opened { get; private set; }
+
+        void IDeviceOperations<ExplicitOpenDriver>.Open(NetDevice<ExplicitOpenDriver> device) => Opened++;
+
+        public TxResult StartXmit(NetDevice<ExplicitOpenDriver> device, SkBuff skb)
+        {
+            skb.Consume();
+            return TxResult.Ok;
+        }
+    }
+}

@@ -1,0 +1,187 @@
+using NetDev.Hosting;
+
+namespace NetDev.Tests.Fakes;
+
+/// <summary>
+/// A host that keeps its interfaces inside the test: it records every call, runs queue work inline on
+/// the caller's thread, and lets the test play the system (send frames, set the link up or down).
+/// </summary>
+public sealed class FakeHost(CallLog log) : INetDeviceHost
+{
+    private int _nextIfIndex = 10;
+
+    public FakeHost() : this(new CallLog())
+    {
+    }
+
+    public CallLog Log { get; } = log;
+
+    public string Name => "fake";
+
+    public List<FakeLink> Links { get; } = [];
+
+    /// <summary>The one link a single-device test made.</summary>
+    public FakeLink Link => Links.Single();
+
+    /// <summary>When set, <see cref="CreateLink"/> throws it instead of making a link.</summary>
+    public Exception? CreateLinkFailure { get; set; }
+
+    /// <summary>Applied to every link made from now on, before it is handed out.</summary>
+    public Action<FakeLink>? ConfigureLink { get; set; }
+
+    public IHostLink CreateLink(LinkRequest request)
+    {
+        Log.Add("host.CreateLink");
+        if (CreateLinkFailure is { } failure)
+        {
+            throw failure;
+        }
+        var link = new FakeLink(Log, request, _nextIfIndex++);
+        ConfigureLink?.Invoke(link);
+        Links.Add(link);
+        return link;
+    }
+}
+
+/// <summary>One interface of <see cref="FakeHost"/>.</summary>
+public sealed class FakeLink : IHostLink
+{
+    private readonly CallLog _log;
+
+    internal FakeLink(CallLog log, LinkRequest request, int ifIndex)
+    {
+        _log = log;
+        Request = request;
+        IfIndex = ifIndex;
+        // The system resolves a template to its first free number; here that is always 0.
+        Name = request.NameTemplate.Replace("%d", "0", StringComparison.Ordinal);
+    }
+
+    public LinkRequest Request { get; }
+
+    public string Name { get; }
+
+    public int IfIndex { get; }
+
+    public IReadOnlyList<DeviceQueue>? Queues { get; private set; }
+
+    public ILinkEvents? Events { get; private set; }
+
+    public bool IsAdminUp { get; private set; }
+
+    public int DisposeCount { get; private set; }
+
+    public int RunOnQueueCount { get; private set; }
+
+    public List<bool> AdminUpCalls { get; } = [];
+
+    public List<int> NotifiedQueues { get; } = [];
+
+    public List<(int Queue, byte[] Frame)> Delivered { get; } = [];
+
+    /// <summary>What <see cref="DeliverToSystem"/> answers: null when the system takes the frame.</summary>
+    public DropReason? DeliverResult { get; set; }
+
+    /// <summary>When set, <see cref="Start"/> throws it.</summary>
+    public Exception? StartFailure { get; set; }
+
+    /// <summary>When it returns an exception for a requested state, <see cref="SetAdminUp"/> throws it.</summary>
+    public Func<bool, Exception?>? SetAdminUpFailure { get; set; }
+
+    /// <summary>
+    /// Whether <see cref="SetAdminUp"/> reports the change back as an event, as the kernel does with a
+    /// netlink notification for every change, including the device's own.
+    /// </summary>
+    public bool EchoAdminState { get; set; }
+
+    public void Start(IReadOnlyList<DeviceQueue> queues, ILinkEvents events)
+    {
+        _log.Add("link.Start");
+        if (StartFailure is { } failure)
+        {
+            throw failure;
+        }
+        Queues = queues;
+        Events = events;
+    }
+
+    public void SetAdminUp(bool up)
+    {
+        _log.Add($"link.SetAdminUp({up})");
+        AdminUpCalls.Add(up);
+        if (SetAdminUpFailure?.Invoke(up) is { } failure)
+        {
+            throw failure;
+        }
+        IsAdminUp = up;
+        if (EchoAdminState)
+        {
+            Events?.OnAdminStateChanged(up);
+        }
+    }
+
+    /// <summary>Every change the device asked the system for, in order.</summary>
+    public List<LinkConfiguration> Configurations { get; } = [];
+
+    /// <summary>When it returns an exception for a change, <see cref="Configure"/> throws it (the system refused).</summary>
+    public Func<LinkConfiguration, Exception?>? ConfigureFailure { get; set; }
+
+    public void Configure(LinkConfiguration change)
+    {
+        _log.Add("link.Configure");
+        Configurations.Add(change);
+        if (ConfigureFailure?.Invoke(change) is { } failure)
+        {
+            throw failure;
+        }
+    }
+
+    public void RunOnQueue(int queue, Action action)
+    {
+        RunOnQueueCount++;
+        action();
+    }
+
+    public DropReason? DeliverToSystem(int queue, SkBuff skb)
+    {
+        _log.Add("link.DeliverToSystem");
+        Delivered.Add((queue, skb.Data.ToArray()));
+        return DeliverResult;
+    }
+
+    public void NotifyQueue(int queue)
+    {
+        _log.Add($"link.NotifyQueue({queue})");
+        NotifiedQueues.Add(queue);
+    }
+
+    public void Dispose()
+    {
+        _log.Add("link.Dispose");
+        DisposeCount++;
+    }
+
+    /// <summary>
+    /// Plays the system sending a frame on the device: rents it from the queue's pool, fills it and hands
+    /// it to <see cref="DeviceQueue.Transmit"/>, as a host's queue loop does. Returns the handle so the test
+    /// can recognise the frame later.
+    /// </summary>
+    public SkBuff SendFrame(int queue, ReadOnlySpan<byte> payload)
+    {
+        var deviceQueue = (Queues ?? throw new InvalidOperationException("The link was not started."))[queue];
+        var skb = deviceQueue.TxPool.Rent();
+        payload.CopyTo(skb.Put(payload.Length));
+        deviceQueue.Transmit(skb);
+        return skb;
+    }
+
+    /// <summary>Plays someone running <c>ip link set dev X up</c> (or <c>down</c>).</summary>
+    public void RaiseAdminState(bool up)
+    {
+        IsAdminUp = up;
+        (Events ?? throw new InvalidOperationException("The link was not started.")).OnAdminStateChanged(up);
+    }
+
+    public void RaiseHostError(Exception error) =>
+        (Events ?? throw new InvalidOperationException("The link was not started.")).OnHostError(error);
+}

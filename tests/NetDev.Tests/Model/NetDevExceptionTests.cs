@@ -1,0 +1,131 @@
+namespace NetDev.Tests.Model;
+
+/// <summary>Failure messages a person can act on: operation, device, errno text and name, and a hint for missing privileges.</summary>
+public sealed class NetDevExceptionTests
+{
+    [Fact]
+    public void PermissionDeniedSaysHowToGetThePermission()
+    {
+        var error = new NetDevException(ErrnoNames.EPERM, "TUNSETIFF", "dummy%d");
+
+        Assert.Equal("TUNSETIFF on dummy%d failed: Operation not permitted (EPERM); run as root or grant CAP_NET_ADMIN", error.Message);
+        Assert.True(error.IsPermissionDenied);
+        Assert.Equal("EPERM", error.ErrnoName);
+        Assert.Equal(ErrnoNames.EPERM, error.Errno);
+        Assert.Equal("TUNSETIFF", error.Operation);
+        Assert.Equal("dummy%d", error.Device);
+    }
+
+    [Fact]
+    public void AccessDeniedCarriesTheSameHintEvenWithTheSystemsOwnText()
+    {
+        var error = new NetDevException(ErrnoNames.EACCES, "open /dev/net/tun", null, "Permission denied");
+
+        Assert.Equal("open /dev/net/tun failed: Permission denied (EACCES); run as root or grant CAP_NET_ADMIN", error.Message);
+        Assert.True(error.IsPermissionDenied);
+        Assert.Null(error.Device);
+    }
+
+    [Fact]
+    public void OtherErrorsHaveNoPrivilegeHint()
+    {
+        var error = new NetDevException(ErrnoNames.EEXIST, "RTM_NEWLINK", "dummy0");
+
+        Assert.Equal("RTM_NEWLINK on dummy0 failed: File exists (EEXIST)", error.Message);
+        Assert.False(error.IsPermissionDenied);
+        Assert.DoesNotContain("CAP_NET_ADMIN", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TheSystemsTextReplacesTheBuiltInOne()
+    {
+        var error = new NetDevException(ErrnoNames.EBUSY, "TUNSETIFF", "tap0", "Device or resource busy (tap in use)");
+
+        Assert.Equal("TUNSETIFF on tap0 failed: Device or resource busy (tap in use) (EBUSY)", error.Message);
+    }
+
+    [Fact]
+    public void AnEmptyDescriptionFallsBackToTheBuiltInText()
+    {
+        var error = new NetDevException(ErrnoNames.ENODEV, "SIOCGIFINDEX", "eth9", "");
+
+        Assert.Equal("SIOCGIFINDEX on eth9 failed: No such device (ENODEV)", error.Message);
+    }
+
+    [Fact]
+    public void AnUnknownErrnoIsShownByNumber()
+    {
+        var error = new NetDevException(4095, "ioctl", "x0");
+
+        Assert.Equal("ioctl on x0 failed: Unknown error 4095 (errno 4095)", error.Message);
+        Assert.Equal("errno 4095", error.ErrnoName);
+        Assert.False(error.IsPermissionDenied);
+    }
+
+    [Fact]
+    public void AFailureWithoutErrnoUsesItsDescription()
+    {
+        Assert.Equal("queue loop on eth0 failed: ring corrupted", new NetDevException(0, "queue loop", "eth0", "ring corrupted").Message);
+        Assert.Equal("queue loop failed: unknown error", new NetDevException(0, "queue loop", null).Message);
+    }
+
+    [Fact]
+    public void TheCauseIsKept()
+    {
+        var cause = new IOException("read failed");
+
+        var error = new NetDevException(ErrnoNames.EIO, "read", "tap0", innerException: cause);
+
+        Assert.Same(cause, error.InnerException);
+    }
+
+    [Theory]
+    [InlineData(1, "EPERM", "Operation not permitted")]
+    [InlineData(2, "ENOENT", "No such file or directory")]
+    [InlineData(4, "EINTR", "Interrupted system call")]
+    [InlineData(5, "EIO", "Input/output error")]
+    [InlineData(9, "EBADF", "Bad file descriptor")]
+    [InlineData(11, "EAGAIN", "Resource temporarily unavailable")]
+    [InlineData(12, "ENOMEM", "Cannot allocate memory")]
+    [InlineData(13, "EACCES", "Permission denied")]
+    [InlineData(16, "EBUSY", "Device or resource busy")]
+    [InlineData(17, "EEXIST", "File exists")]
+    [InlineData(19, "ENODEV", "No such device")]
+    [InlineData(22, "EINVAL", "Invalid argument")]
+    [InlineData(24, "EMFILE", "Too many open files")]
+    [InlineData(25, "ENOTTY", "Inappropriate ioctl for device")]
+    [InlineData(34, "ERANGE", "Numerical result out of range")]
+    [InlineData(38, "ENOSYS", "Function not implemented")]
+    [InlineData(95, "EOPNOTSUPP", "Operation not supported")]
+    [InlineData(98, "EADDRINUSE", "Address already in use")]
+    [InlineData(99, "EADDRNOTAVAIL", "Cannot assign requested address")]
+    [InlineData(100, "ENETDOWN", "Network is down")]
+    [InlineData(105, "ENOBUFS", "No buffer space available")]
+    [InlineData(110, "ETIMEDOUT", "Connection timed out")]
+    public void ErrnoNamesMatchLinux(int errno, string name, string text)
+    {
+        Assert.Equal(name, ErrnoNames.NameOf(errno));
+        Assert.Equal(text, ErrnoNames.DescriptionOf(errno));
+        Assert.Equal($"op failed: {text} ({name})" + (errno is 1 or 13 ? "; run as root or grant CAP_NET_ADMIN" : ""),
+            new NetDevException(errno, "op", null).Message);
+    }
+
+    [Fact]
+    public void ErrnoConstantsHaveLinuxValues()
+    {
+        Assert.Equal(1, ErrnoNames.EPERM);
+        Assert.Equal(13, ErrnoNames.EACCES);
+        Assert.Equal(17, ErrnoNames.EEXIST);
+        Assert.Equal(19, ErrnoNames.ENODEV);
+        Assert.Equal(22, ErrnoNames.EINVAL);
+        Assert.Equal(95, ErrnoNames.EOPNOTSUPP);
+        Assert.Equal(105, ErrnoNames.ENOBUFS);
+    }
+
+    [Fact]
+    public void ErrnoNamesOfUnknownValues()
+    {
+        Assert.Equal("errno 0", ErrnoNames.NameOf(0));
+        Assert.Equal("Unknown error -3", ErrnoNames.DescriptionOf(-3));
+    }
+}
