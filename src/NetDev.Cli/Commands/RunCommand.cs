@@ -24,6 +24,7 @@ internal static class RunCommand
         };
         run.Subcommands.Add(RunDummyCommand.Create());
         run.Subcommands.Add(RunPairCommand.Create());
+        run.Subcommands.Add(RunTunnelCommand.Create());
         return run;
     }
 

@@ -147,15 +147,41 @@ public sealed class PairRegistration : IDisposable
     /// <summary>Removes both ends: each is stopped before either interface goes away.</summary>
     public void Dispose()
     {
-        // Stopping both first means no frame is in flight to an end that is being removed.
+        // Stopping both first means no frame is in flight to an end that is being removed. Whatever fails,
+        // both ends are still removed, and the first failure is reported afterwards.
+        var failures = new List<Exception>();
         foreach (var end in new[] { First, Second })
         {
-            if (end.IsRegistered && end.Device.IsUp)
+            try
             {
-                end.Device.BringDown();
+                if (end.IsRegistered && end.Device.IsUp)
+                {
+                    end.Device.BringDown();
+                }
+            }
+            catch (Exception error)
+            {
+                failures.Add(error);
             }
         }
-        First.Dispose();
-        Second.Dispose();
+        foreach (var end in new[] { First, Second })
+        {
+            try
+            {
+                end.Dispose();
+            }
+            catch (Exception error)
+            {
+                failures.Add(error);
+            }
+        }
+        if (failures.Count == 1)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failures[0]);
+        }
+        if (failures.Count > 1)
+        {
+            throw new AggregateException("Removing the pair failed more than once.", failures);
+        }
     }
 }
