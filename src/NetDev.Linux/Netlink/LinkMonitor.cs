@@ -23,6 +23,10 @@ internal sealed class LinkMonitor : IDisposable
     private Thread? _thread;
     private volatile bool _stopping;
     private Hosting.LinkState? _last;
+    private static long s_overflows;
+
+    /// <summary>How often, in this process, a monitor's socket overflowed (ENOBUFS) and it read the state afresh.</summary>
+    internal static long Overflows => Interlocked.Read(ref s_overflows);
 
     internal LinkMonitor(RtNetlinkSocket notifications, RtNetlinkSocket requests, int ifIndex, string device)
     {
@@ -93,6 +97,7 @@ internal sealed class LinkMonitor : IDisposable
                 var messages = _notifications.ReceiveNotifications(_device);
                 if (messages is null)
                 {
+                    Interlocked.Increment(ref s_overflows);
                     resync = true;
                     continue;
                 }
