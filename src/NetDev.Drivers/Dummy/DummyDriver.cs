@@ -9,13 +9,17 @@ namespace NetDev.Drivers.Dummy;
 /// leaving the machine, and it is the smallest complete NetDev driver.
 /// </summary>
 /// <remarks>
-/// <para>What the device <em>is</em> lives in <see cref="Setup"/>; what it <em>does</em> is
-/// <see cref="StartXmit"/>, the only operation it implements. The driver keeps no state: the counters are
-/// the device's per-queue ones, summed only when read.</para>
+/// <para>What the device <em>is</em> lives in <see cref="Setup"/>; what it <em>does</em> is the operations
+/// below, dummy.c's <c>dummy_netdev_ops</c> and <c>dummy_ethtool_ops</c>: <see cref="StartXmit"/>,
+/// <see cref="SetMacAddress"/>, <see cref="ChangeCarrier"/> and <see cref="GetTsInfo"/>.</para>
+/// <para>The driver keeps no state. dummy.c's <c>dummy_get_stats64</c> adds up per-CPU counters when
+/// read; here the framework adds up the per-queue counters <see cref="NetDevice.CountTx"/> writes, so there
+/// is no <c>GetStats64</c> to write. <c>ethtool -i</c> shows the framework's default: driver
+/// <c>dummy</c> and NetDev's version, as in-tree kernel drivers report the kernel's version.</para>
 /// <para>Usage: <c>using var registration = DummyDriver.CreateRegistration(new LinuxHost());</c>, then
 /// <c>registration.Register()</c> and <c>registration.Device.BringUp()</c>.</para>
 /// </remarks>
-public sealed class DummyDriver : IDeviceOperations<DummyDriver>, IDriverInfo
+public sealed class DummyDriver : IDeviceOperations<DummyDriver>, IEthtoolOperations<DummyDriver>, IDriverInfo
 {
     /// <summary>The name template the system numbers: <c>dummy0</c>, <c>dummy1</c>, …</summary>
     public const string DefaultNameTemplate = "dummy%d";
@@ -85,4 +89,34 @@ public sealed class DummyDriver : IDeviceOperations<DummyDriver>, IDriverInfo
         skb.Consume();
         return TxResult.Ok;
     }
+
+    /// <summary>
+    /// Takes any valid unicast, non-zero address, also while the device is up (<c>eth_mac_addr</c>, and
+    /// dummy's <c>IFF_LIVE_ADDR_CHANGE</c>); refuses any other with <c>EADDRNOTAVAIL</c>.
+    /// </summary>
+    /// <remarks>The framework never passes an invalid address; the rule is stated here all the same
+    /// because it is the driver's to make, as <c>eth_mac_addr</c> makes it in the kernel.</remarks>
+    /// <exception cref="NetDevException"><paramref name="address"/> is multicast or zero (<c>EADDRNOTAVAIL</c>).</exception>
+    public void SetMacAddress(NetDevice<DummyDriver> device, MacAddress address)
+    {
+        if (!address.IsValidDeviceAddress)
+        {
+            throw new NetDevException(ErrnoNames.EADDRNOTAVAIL, "SetMacAddress", device.Name, $"{address} is not a valid unicast, non-zero address");
+        }
+    }
+
+    /// <summary>
+    /// Accepts every carrier change (<c>dummy_change_carrier</c>): the framework then turns the carrier on
+    /// or off, as dummy.c's <c>netif_carrier_on</c>/<c>netif_carrier_off</c>.
+    /// </summary>
+    public void ChangeCarrier(NetDevice<DummyDriver> device, bool carrier)
+    {
+        // Nothing to refuse and nothing to do: a dummy has no link of its own whose state could disagree.
+    }
+
+    /// <summary>
+    /// Software timestamps and no hardware clock (<c>ethtool_op_get_ts_info</c>): <see cref="StartXmit"/>
+    /// stamps each frame, and the system stamps what it receives.
+    /// </summary>
+    public TimestampingInfo GetTsInfo(NetDevice<DummyDriver> device) => TimestampingInfo.Software;
 }
