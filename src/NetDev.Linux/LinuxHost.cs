@@ -28,6 +28,63 @@ public sealed record LinuxHostOptions
 
     /// <summary>Whether each device serves a control endpoint (true by default).</summary>
     public bool ServeControlEndpoint { get; init; } = true;
+
+    /// <summary>
+    /// How each queue's thread reads the frames the system transmits: <see cref="IoMode.Auto"/> by default.
+    /// </summary>
+    public IoMode IoMode { get; init; } = IoMode.Auto;
+}
+
+/// <summary>How a queue's thread of the <see cref="LinuxHost"/> reads frames from its TAP queue.</summary>
+public enum IoMode
+{
+    /// <summary>
+    /// The faster way this machine offers, as measured for this release (see <see cref="IoUring"/>); the
+    /// environment variable <c>NETDEV_IO_MODE</c> (<c>poll</c> or <c>io_uring</c>) forces one for a run.
+    /// Falls back to <see cref="Poll"/> when io_uring is not available.
+    /// </summary>
+    Auto,
+
+    /// <summary><c>poll</c> on the TAP and wake descriptors, then one <c>read</c> (or <c>readv</c>) per frame.</summary>
+    Poll,
+
+    /// <summary>
+    /// io_uring: many reads wait in the kernel at once, each into its own pooled buffer, and one
+    /// <c>io_uring_enter</c> re-arms them and collects the frames. Creating the device fails when the kernel
+    /// refuses io_uring (ENOSYS, or EPERM while <c>kernel.io_uring_disabled</c> is set).
+    /// </summary>
+    IoUring,
+}
+
+/// <summary>Turns <see cref="IoMode.Auto"/> into a concrete choice.</summary>
+internal static class IoModes
+{
+    /// <summary>The environment variable that forces the mode <see cref="IoMode.Auto"/> stands for.</summary>
+    internal const string EnvironmentVariable = "NETDEV_IO_MODE";
+
+    /// <summary>What <see cref="IoMode.Auto"/> means when nothing forces it: the mode that measured faster.</summary>
+    internal const IoMode AutoDefault = IoMode.Poll;
+
+    /// <summary>
+    /// The mode to use: <paramref name="requested"/> unless it is <see cref="IoMode.Auto"/>, which becomes
+    /// what <c>NETDEV_IO_MODE</c> says, else <see cref="AutoDefault"/> (still <see cref="IoMode.Auto"/> when
+    /// that is io_uring, so a missing io_uring falls back to polling).
+    /// </summary>
+    internal static IoMode Resolve(IoMode requested)
+    {
+        if (requested != IoMode.Auto)
+        {
+            return requested;
+        }
+        return Environment.GetEnvironmentVariable(EnvironmentVariable)?.Trim().ToLowerInvariant() switch
+        {
+            "poll" => IoMode.Poll,
+            "io_uring" or "iouring" or "uring" => IoMode.IoUring,
+            null or "" or "auto" => AutoDefault == IoMode.IoUring ? IoMode.Auto : IoMode.Poll,
+            var other => throw new NetDevException(Interop.Errno.EINVAL, EnvironmentVariable, null,
+                $"'{other}' is not an I/O mode; use poll or io_uring"),
+        };
+    }
 }
 
 /// <summary>

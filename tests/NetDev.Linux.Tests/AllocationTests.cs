@@ -54,16 +54,21 @@ public sealed class AllocationTests
     }
 
     [Theory]
-    [InlineData(false, false)]
-    [InlineData(true, false)]
-    [InlineData(false, true)]
-    [InlineData(true, true)]
-    public void PacketPathAllocatesNothingPerFrame(bool offloads, bool forwardToPeer)
+    [InlineData(false, false, IoMode.Poll)]
+    [InlineData(true, false, IoMode.Poll)]
+    [InlineData(false, true, IoMode.Poll)]
+    [InlineData(true, true, IoMode.Poll)]
+    [InlineData(false, false, IoMode.IoUring)]
+    [InlineData(true, false, IoMode.IoUring)]
+    [InlineData(false, true, IoMode.IoUring)]
+    [InlineData(true, true, IoMode.IoUring)]
+    public void PacketPathAllocatesNothingPerFrame(bool offloads, bool forwardToPeer, IoMode ioMode)
     {
         using var ns = new TestNamespace();
+        var host = new LinuxHost(ns.Host.Options with { IoMode = ioMode });
         var driver = new MeasuringDriver();
-        using var registration = new Registration<MeasuringDriver>(ns.Host, 1, 1, driver);
-        using var peer = new Registration<MeasuringDriver>(ns.Host, 1, 1, new MeasuringDriver());
+        using var registration = new Registration<MeasuringDriver>(host, 1, 1, driver);
+        using var peer = new Registration<MeasuringDriver>(host, 1, 1, new MeasuringDriver());
         registration.Device.Name = "ndalloc0";
         peer.Device.Name = "ndalloc1";
         registration.Device.Features = offloads ? DeviceFeatures.All : DeviceFeatures.None;

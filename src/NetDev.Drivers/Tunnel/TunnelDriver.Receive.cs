@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using NetDev.Offload;
 
 namespace NetDev.Drivers.Tunnel;
 
@@ -13,10 +14,19 @@ public sealed partial class TunnelDriver
 
     private const int MaxErrorBackoffMilliseconds = 100;
 
+    /// <summary>
+    /// With receive coalescing, how many datagrams already waiting are read before the held frames go out:
+    /// a NAPI poll's budget. Reading stops sooner when nothing waits or nothing is held.
+    /// </summary>
+    private const int CoalescingBudget = 64;
+
     // Written only by the receive thread (plain writes), read elsewhere with Volatile.Read.
     private readonly long[] _rxVerdicts = new long[Enum.GetValues<RxVerdict>().Length];
     private long _rxBytes;
     private long _rxSocketErrors;
+    private long _rxCoalescedSegments;
+    private long _rxCoalescedFrames;
+    private GroCoalescer? _coalescer;
     private SocketError _lastLoggedReceiveError = SocketError.Success;
 
     /// <summary>What the receiver made of one datagram; each verdict is counted.</summary>
@@ -41,31 +51,35 @@ public sealed partial class TunnelDriver
         pool.BindToCurrentThread();
         // Filled in by every receive; allocated once, like the buffers, so a datagram costs no allocation.
         var source = new SocketAddress(_socket.AddressFamily);
+        var coalescer = IsCoalescing ? new GroCoalescer(new SystemSink(device), device.Features) : null;
+        _coalescer = coalescer;
         var consecutiveErrors = 0;
         try
         {
-            while (!_stopping)
+            try
             {
-                var skb = device.AllocSkb(ReceiveQueue);
-                // The datagram is read so that its header lands in the headroom and the frame exactly where
-                // AllocSkb put the data; pulling the header afterwards leaves the usual headroom in front.
-                skb.Push(TunnelHeader.Length);
-                skb.Put(skb.Tailroom);
-                var received = ReceiveInto(skb, source);
-                if (received < 0)
+                while (!_stopping)
                 {
-                    pool.Return(skb);
-                    if (_stopping)
+                    ReceiveOne(device, pool, source, ref consecutiveErrors);
+                    if (coalescer is null)
                     {
-                        break;
+                        continue;
                     }
-                    // A persistent error must not turn this thread into a busy loop.
-                    consecutiveErrors++;
-                    Thread.Sleep(Math.Min(consecutiveErrors, MaxErrorBackoffMilliseconds));
-                    continue;
+                    // Merging needs more than one segment at hand: take what already waits, then let the
+                    // held frames go before blocking again, so coalescing never delays a frame.
+                    for (var i = 1; i < CoalescingBudget && coalescer.HeldCount > 0 && DatagramWaiting(); i++)
+                    {
+                        ReceiveOne(device, pool, source, ref consecutiveErrors);
+                    }
+                    FlushCoalesced(coalescer);
                 }
-                consecutiveErrors = 0;
-                Deliver(device, skb, received, source);
+            }
+            finally
+            {
+                if (coalescer is not null)
+                {
+                    FlushCoalesced(coalescer);
+                }
             }
         }
         catch (Exception error)
@@ -74,6 +88,51 @@ public sealed partial class TunnelDriver
             // (an unhandled exception would end the whole process).
             device.Logger.LogCritical(error, "{Device}: the tunnel's receive thread failed and ended; no more frames will be received", device.Name);
         }
+    }
+
+    /// <summary>Reads one datagram (blocking) and hands on or drops what it carries.</summary>
+    private void ReceiveOne(NetDevice<TunnelDriver> device, SkBuffPool pool, SocketAddress source, ref int consecutiveErrors)
+    {
+        var skb = device.AllocSkb(ReceiveQueue);
+        // The datagram is read so that its header lands in the headroom and the frame exactly where
+        // AllocSkb put the data; pulling the header afterwards leaves the usual headroom in front.
+        skb.Push(TunnelHeader.Length);
+        skb.Put(skb.Tailroom);
+        var received = ReceiveInto(skb, source);
+        if (received < 0)
+        {
+            pool.Return(skb);
+            if (!_stopping)
+            {
+                // A persistent error must not turn this thread into a busy loop.
+                consecutiveErrors++;
+                Thread.Sleep(Math.Min(consecutiveErrors, MaxErrorBackoffMilliseconds));
+            }
+            return;
+        }
+        consecutiveErrors = 0;
+        Deliver(device, skb, received, source);
+    }
+
+    /// <summary>Whether a datagram waits in the socket, so reading it will not block (<c>FIONREAD</c>).</summary>
+    private bool DatagramWaiting()
+    {
+        try
+        {
+            return !_stopping && _socket.Available > 0;
+        }
+        catch (Exception error) when (error is SocketException or ObjectDisposedException)
+        {
+            // Closed under us, or failing: the blocking receive that follows sees and handles it.
+            return false;
+        }
+    }
+
+    private void FlushCoalesced(GroCoalescer coalescer)
+    {
+        coalescer.Flush();
+        _rxCoalescedSegments = coalescer.MergedSegments;
+        _rxCoalescedFrames = coalescer.MergedFrames;
     }
 
     /// <summary>Reads one datagram into <paramref name="skb"/>'s data; returns its full length, or -1 when none was read.</summary>
@@ -116,7 +175,14 @@ public sealed partial class TunnelDriver
         skb.Trim(received);
         skb.Pull(TunnelHeader.Length);
         skb.Protocol = BinaryPrimitives.ReadUInt16BigEndian(skb.Data[(2 * MacAddress.Length)..]);
-        device.NetifRx(skb);
+        if (_coalescer is { } coalescer)
+        {
+            coalescer.Receive(skb);
+        }
+        else
+        {
+            device.NetifRx(skb);
+        }
     }
 
     /// <summary>
@@ -161,4 +227,10 @@ public sealed partial class TunnelDriver
         RxVerdict.TooBig => DropReason.PacketTooBig,
         _ => throw new ArgumentOutOfRangeException(nameof(verdict), verdict, "An accepted datagram is not dropped."),
     };
+
+    /// <summary>Where the coalescer's frames go: the system, through the receive queue.</summary>
+    private sealed class SystemSink(NetDevice device) : IFrameSink
+    {
+        public void Deliver([TakesOwnership] SkBuff frame) => device.NetifRx(frame);
+    }
 }

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using NetDev.Hosting;
+using NetDev.Offload;
 
 namespace NetDev.Drivers.Tunnel;
 
@@ -17,16 +18,23 @@ namespace NetDev.Drivers.Tunnel;
 /// for the outer headers); what it <em>does</em> is the table: <see cref="Init"/> starts the receive thread,
 /// <see cref="Uninit"/> ends it, <see cref="StartXmit"/> sends, <see cref="GetStats64"/> and
 /// <see cref="GetStatistics"/> add the tunnel's own counters.</para>
+/// <para>Offloads (<see cref="TunnelOffloads"/>, docs/tunnel.md): by default the device takes the system's
+/// checksum and segmentation offloads, so TCP hands it frames of up to 64 KiB with partial checksums;
+/// <see cref="StartXmit"/> completes the checksum or cuts the frame into wire-size segments in place
+/// (<see cref="GsoSegmenter.SegmentInPlace"/>), each sent as its own datagram, so the peer receives what it
+/// would have without offloads. With <see cref="TunnelOffloads.SegmentationAndCoalescing"/> the receive
+/// thread also merges consecutive TCP segments (<see cref="GroCoalescer"/>) before handing them on.</para>
 /// <para>Threads: <see cref="StartXmit"/> runs on each queue's thread and only reads shared state (the
 /// socket and the peer's address); the receive thread is the only writer of the receive counters and the
 /// owner of queue 0's receive pool. Sending and receiving allocate nothing per frame: the header is
-/// pushed into the frame's headroom, and datagrams are read straight into pooled buffers.</para>
+/// pushed into the frame's headroom (also in front of each segment), and datagrams are read straight
+/// into pooled buffers.</para>
 /// <para>Datagrams from any source but the peer, and datagrams that are too short, too long or carry a
 /// header this implementation does not take, are dropped with a <see cref="DropReason"/> and counted;
 /// docs/tunnel.md lists which is which.</para>
 /// <para><b>Invariants.</b> The driver owns <c>_socket</c> from construction on and is the only one to
 /// close it. <c>_device</c>, <c>_txCounters</c> and <c>_receiver</c> are set once, by <see cref="Init"/>,
-/// before any frame. Once <c>_stopping</c> is set it stays set, and the socket is closed right after,
+/// before any frame; <c>_coalescer</c> is set and used only by the receive thread. Once <c>_stopping</c> is set it stays set, and the socket is closed right after,
 /// which ends the receive thread.</para>
 /// </remarks>
 public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEthtoolOperations<TunnelDriver>, IDriverInfo, IDisposable
@@ -68,13 +76,19 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
     /// at teardown (or right away on failure). Nobody else may read from it.</remarks>
     /// <param name="socket">A bound UDP socket (IPv4, or IPv6, dual-stack if the peer is an IPv4 address).</param>
     /// <param name="remote">The peer instance's address and port.</param>
+    /// <param name="offloads">What the driver does with the system's offloads; pass the same to <see cref="Setup"/> (<see cref="CreateRegistration"/> does).</param>
     /// <exception cref="ArgumentException">The socket is not a bound UDP socket, or the peer cannot be reached with it.</exception>
-    public TunnelDriver(Socket socket, IPEndPoint remote)
+    public TunnelDriver(Socket socket, IPEndPoint remote, TunnelOffloads offloads = TunnelOffloads.Segmentation)
     {
         ArgumentNullException.ThrowIfNull(socket);
         try
         {
             ArgumentNullException.ThrowIfNull(remote);
+            if (!Enum.IsDefined(offloads))
+            {
+                throw new ArgumentOutOfRangeException(nameof(offloads), offloads, "Not a TunnelOffloads value.");
+            }
+            Offloads = offloads;
             if (socket.SocketType != SocketType.Dgram || socket.ProtocolType != ProtocolType.Udp)
             {
                 throw new ArgumentException($"The tunnel needs a UDP socket; this one is {socket.SocketType}/{socket.ProtocolType}.", nameof(socket));
@@ -108,6 +122,16 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
 
     /// <summary>The IP version the datagrams travel over: <see cref="AddressFamily.InterNetwork"/> or <see cref="AddressFamily.InterNetworkV6"/>.</summary>
     public AddressFamily UnderlayFamily { get; }
+
+    /// <summary>What the driver does with the system's offloads (chosen at construction).</summary>
+    public TunnelOffloads Offloads { get; }
+
+    /// <summary>
+    /// Whether received TCP segments are merged before they are handed on: asked for with
+    /// <see cref="TunnelOffloads.SegmentationAndCoalescing"/>, and possible only while the device has TSO in
+    /// force (so the system accepts the merged frames). Known from <see cref="Init"/> on.
+    /// </summary>
+    public bool IsCoalescing { get; private set; }
 
     /// <summary>Whether the receive thread runs (from <see cref="Init"/> until <see cref="Uninit"/>, unless it failed).</summary>
     public bool IsReceiving => _receiver is { IsAlive: true };
@@ -152,18 +176,20 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
     /// <summary>
     /// Makes <paramref name="device"/> a tunnel device: the <c>tunnel%d</c> name template, an Ethernet
     /// device that does ARP, broadcast and multicast like any segment, a random locally administered
-    /// address, no offloads, and the MTU range and default of <paramref name="underlay"/> with <paramref name="underlayMtu"/>.
+    /// address, every offload unless <paramref name="offloads"/> is <see cref="TunnelOffloads.None"/>, and
+    /// the MTU range and default of <paramref name="underlay"/> with <paramref name="underlayMtu"/>.
     /// </summary>
-    public static void Setup(NetDevice device, AddressFamily underlay, int underlayMtu = DefaultUnderlayMtu)
+    public static void Setup(NetDevice device, AddressFamily underlay, int underlayMtu = DefaultUnderlayMtu, TunnelOffloads offloads = TunnelOffloads.Segmentation)
     {
         ArgumentNullException.ThrowIfNull(device);
         var mtu = DefaultMtu(underlay, underlayMtu);
         device.Name = DefaultNameTemplate;
         device.Flags = (device.Flags | DeviceFlags.Broadcast | DeviceFlags.Multicast) & ~DeviceFlags.NoArp;
         device.MacAddress = MacAddress.RandomLocal();
-        // Segments and partial checksums would have to be finished here before they could be sent; asking
-        // for no offloads makes the system hand over wire-size frames with complete checksums.
-        device.Features = DeviceFeatures.None;
+        // With offloads the system's stack works in 64 KiB frames and StartXmit finishes them, which costs
+        // far less than the stack cutting and checksumming each segment; without, the system hands over
+        // wire-size frames with complete checksums.
+        device.Features = offloads == TunnelOffloads.None ? DeviceFeatures.None : DeviceFeatures.All;
         device.MinMtu = MinimumMtu;
         // The range first: the MTU must lie inside it when set.
         device.MaxMtu = MaximumMtu(underlay);
@@ -176,13 +202,14 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
     /// make the interface exist. The registration owns the driver, and the driver the socket.
     /// </summary>
     /// <param name="host">Where the interface will exist (for the Linux host, the network namespace is its option).</param>
-    /// <param name="socket">A bound UDP socket, see <see cref="TunnelDriver(Socket, IPEndPoint)"/>; owned from this call on, also when it throws.</param>
+    /// <param name="socket">A bound UDP socket, see <see cref="TunnelDriver(Socket, IPEndPoint, TunnelOffloads)"/>; owned from this call on, also when it throws.</param>
     /// <param name="remote">The peer instance's address and port.</param>
     /// <param name="name">An interface name or template with <c>%d</c>; <see cref="DefaultNameTemplate"/> when omitted.</param>
     /// <param name="underlayMtu">The MTU of the path to the peer, from which the default MTU is computed.</param>
     /// <param name="txQueues">Transmit queues, 1 to 256; frames are received on queue 0.</param>
     /// <param name="loggerFactory">Where the device logs; nothing is logged when omitted.</param>
-    /// <exception cref="ArgumentException">Invalid socket, peer, name or MTU; the socket is closed.</exception>
+    /// <param name="offloads">What the device does with the system's offloads; segmentation by default.</param>
+    /// <exception cref="ArgumentException">Invalid socket, peer, name, MTU or offloads; the socket is closed.</exception>
     public static Registration<TunnelDriver> CreateRegistration(
         INetDeviceHost host,
         Socket socket,
@@ -190,14 +217,15 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
         string? name = null,
         int underlayMtu = DefaultUnderlayMtu,
         int txQueues = 1,
-        ILoggerFactory? loggerFactory = null)
+        ILoggerFactory? loggerFactory = null,
+        TunnelOffloads offloads = TunnelOffloads.Segmentation)
     {
-        var driver = new TunnelDriver(socket, remote);
+        var driver = new TunnelDriver(socket, remote, offloads);
         Registration<TunnelDriver>? registration = null;
         try
         {
             registration = new Registration<TunnelDriver>(host, txQueues, 1, driver, loggerFactory);
-            Setup(registration.Device, driver.UnderlayFamily, underlayMtu);
+            Setup(registration.Device, driver.UnderlayFamily, underlayMtu, offloads);
             if (name is not null)
             {
                 registration.Device.Name = name;
@@ -262,6 +290,10 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
         }
         ObjectDisposedException.ThrowIf(_stopping, this);
         _device = device;
+        // The features in force are known once the interface exists, which is before Init.
+        var features = device.Features;
+        IsCoalescing = Offloads == TunnelOffloads.SegmentationAndCoalescing
+            && (features & DeviceFeatures.Checksum) != 0 && (features & (DeviceFeatures.Tso4 | DeviceFeatures.Tso6)) != 0;
         _txCounters = new TxCounters[device.Queues.Count];
         for (var i = 0; i < _txCounters.Length; i++)
         {
@@ -274,8 +306,9 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
         };
         _receiver = receiver;
         receiver.Start();
-        device.Logger.LogInformation("{Device}: tunnel from {Local} to {Remote} over {Underlay}, MTU {Mtu}",
-            device.Name, Local, Remote, UnderlayFamily == AddressFamily.InterNetwork ? "IPv4" : "IPv6", device.Mtu);
+        device.Logger.LogInformation("{Device}: tunnel from {Local} to {Remote} over {Underlay}, MTU {Mtu}, offloads {Features}{Coalescing}",
+            device.Name, Local, Remote, UnderlayFamily == AddressFamily.InterNetwork ? "IPv4" : "IPv6", device.Mtu, device.Features,
+            IsCoalescing ? ", receive coalescing" : Offloads == TunnelOffloads.SegmentationAndCoalescing ? ", no receive coalescing (no TSO in force)" : "");
     }
 
     /// <summary>Closes the socket and waits for the receive thread to end (<c>ndo_uninit</c>).</summary>
@@ -283,15 +316,16 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
     public void Uninit(NetDevice<TunnelDriver> device) => StopReceiving();
 
     /// <summary>
-    /// Sends the frame to the peer as one datagram (<c>ndo_start_xmit</c>): the header goes into the
-    /// frame's headroom, so nothing is copied. A send the system refuses drops the frame with a reason
-    /// and counts a transmit error.
+    /// Sends the frame to the peer (<c>ndo_start_xmit</c>): as one datagram, its checksum completed first if
+    /// the system left it partial; or, for a segmentation-offload frame, as one datagram per wire-size
+    /// segment, cut in place. The header goes into the room in front of the frame or segment, so no payload
+    /// is copied. A send the system refuses, or a frame whose offload cannot be carried out, drops the frame
+    /// with a reason and counts a transmit error; segments already sent stay sent.
     /// </summary>
     public TxResult StartXmit(NetDevice<TunnelDriver> device, SkBuff skb)
     {
         var queue = device.Queues[skb.QueueIndex];
         var counters = _txCounters[queue.Index];
-        var frameLength = skb.Length;
         if (skb.Headroom < TunnelHeader.Length)
         {
             // Every pool reserves headroom for this; a frame without it did not come from one.
@@ -299,6 +333,53 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
             skb.Drop(DropReason.TransmitError);
             return TxResult.Ok;
         }
+        var failure = skb.Offload.GsoType == GsoType.None
+            ? SendFrame(device, queue, counters, skb)
+            : SendSegments(device, queue, counters, skb);
+        if (failure is { } reason)
+        {
+            skb.Drop(reason);
+        }
+        else
+        {
+            skb.Consume();
+        }
+        return TxResult.Ok;
+    }
+
+    /// <summary>Sends a frame that needs no segmentation; returns why it failed, or null when it was sent.</summary>
+    private DropReason? SendFrame(NetDevice<TunnelDriver> device, DeviceQueue queue, TxCounters counters, SkBuff skb)
+    {
+        var result = PartialChecksum.Complete(skb);
+        return result == OffloadResult.Done ? Send(device, queue, counters, skb) : OffloadFailed(device, queue, counters, skb, result);
+    }
+
+    /// <summary>Cuts a segmentation-offload frame in place and sends each segment; returns why it failed, or null when all were sent.</summary>
+    private DropReason? SendSegments(NetDevice<TunnelDriver> device, DeviceQueue queue, TxCounters counters, SkBuff skb)
+    {
+        var result = GsoSegmenter.SegmentInPlace(skb, out var segments);
+        if (result != OffloadResult.Done)
+        {
+            return OffloadFailed(device, queue, counters, skb, result);
+        }
+        counters.SegmentedFrames++;
+        while (segments.MoveNext(skb))
+        {
+            if (Send(device, queue, counters, skb) is { } reason)
+            {
+                return reason;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Sends the frame's data, a wire-size frame, as one datagram behind the tunnel header and counts it;
+    /// returns why it failed (counted and logged), or null when it was sent.
+    /// </summary>
+    private DropReason? Send(NetDevice<TunnelDriver> device, DeviceQueue queue, TxCounters counters, SkBuff skb)
+    {
+        var frameLength = skb.Length;
         TunnelHeader.Ethernet.WriteTo(skb.Push(TunnelHeader.Length));
         skb.TxTimestamp();
         var datagramLength = skb.Length;
@@ -321,14 +402,26 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
                 device.Logger.LogWarning("{Device}: sending to {Remote} failed on queue {Queue}: {Error}; frames are dropped and counted while it lasts",
                     device.Name, Remote, queue.Index, error);
             }
-            skb.Drop(DropReasonOf(error));
-            return TxResult.Ok;
+            return DropReasonOf(error);
         }
         queue.CountTx(frameLength);
         counters.Datagrams++;
         counters.Bytes += datagramLength;
-        skb.Consume();
-        return TxResult.Ok;
+        return null;
+    }
+
+    /// <summary>Counts (and logs, the first time on the queue) a frame whose offload could not be carried out.</summary>
+    private static DropReason OffloadFailed(NetDevice<TunnelDriver> device, DeviceQueue queue, TxCounters counters, SkBuff skb, OffloadResult result)
+    {
+        queue.CountTxError();
+        counters.OffloadErrors++;
+        if (!counters.LoggedOffloadError)
+        {
+            counters.LoggedOffloadError = true;
+            device.Logger.LogWarning("{Device}: a {Length}-byte frame with offload {Offload} could not be finished ({Result}) on queue {Queue}; such frames are dropped and counted in tunnel_tx_offload_errors",
+                device.Name, skb.Length, skb.Offload, result, queue.Index);
+        }
+        return result == OffloadResult.Unsupported ? DropReason.UnhandledProtocol : DropReason.InvalidHeader;
     }
 
     /// <summary>Adds the receive errors only the tunnel sees (malformed datagrams, socket errors) to the framework's counters.</summary>
@@ -356,6 +449,8 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
             new("tunnel_tx_datagrams", _txCounters.Sum(c => Volatile.Read(ref c.Datagrams))),
             new("tunnel_tx_bytes", _txCounters.Sum(c => Volatile.Read(ref c.Bytes))),
             new("tunnel_tx_send_errors", _txCounters.Sum(c => Volatile.Read(ref c.SendErrors))),
+            new("tunnel_tx_segmented_frames", _txCounters.Sum(c => Volatile.Read(ref c.SegmentedFrames))),
+            new("tunnel_tx_offload_errors", _txCounters.Sum(c => Volatile.Read(ref c.OffloadErrors))),
             new("tunnel_rx_datagrams", RxCount(RxVerdict.Accepted)),
             new("tunnel_rx_bytes", Volatile.Read(ref _rxBytes)),
             new("tunnel_rx_foreign_source", RxCount(RxVerdict.ForeignSource)),
@@ -366,6 +461,8 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
             new("tunnel_rx_runt_frames", RxCount(RxVerdict.RuntFrame)),
             new("tunnel_rx_too_big", RxCount(RxVerdict.TooBig)),
             new("tunnel_rx_socket_errors", Volatile.Read(ref _rxSocketErrors)),
+            new("tunnel_rx_coalesced_segments", Volatile.Read(ref _rxCoalescedSegments)),
+            new("tunnel_rx_coalesced_frames", Volatile.Read(ref _rxCoalescedFrames)),
         };
         return statistics;
     }
@@ -448,6 +545,9 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
         public long Datagrams;
         public long Bytes;
         public long SendErrors;
+        public long SegmentedFrames;
+        public long OffloadErrors;
         public SocketError LastLoggedError = SocketError.Success;
+        public bool LoggedOffloadError;
     }
 }

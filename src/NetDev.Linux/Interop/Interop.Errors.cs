@@ -31,8 +31,13 @@ internal static partial class Interop
         internal const int EINTR = 4;
         internal const int EIO = 5;
         internal const int EAGAIN = 11;
+        internal const int EBUSY = 16;
         internal const int EINVAL = 22;
+        internal const int ENOSYS = 38;
+        internal const int ETIME = 62;
         internal const int EBADFD = 77;
+        internal const int EOPNOTSUPP = 95;
         internal const int ENOBUFS = 105;
+        internal const int ECANCELED = 125;
     }
 }

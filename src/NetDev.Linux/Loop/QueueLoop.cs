@@ -4,13 +4,18 @@ using NetDev.Hosting;
 namespace NetDev.Linux.Loop;
 
 /// <summary>
-/// The dedicated thread of one TAP queue: waits in <c>poll</c> for frames the kernel transmits on the
-/// queue and for wake-ups, reads frames straight into pooled buffers and hands them to the queue.
+/// The dedicated thread of one TAP queue: waits for frames the kernel transmits on the queue and for
+/// wake-ups, reads frames straight into pooled buffers and hands them to the queue.
 /// </summary>
 /// <remarks>
+/// <para>Two ways of reading, chosen when the loop is made (<see cref="IoMode"/>): <c>poll</c> on the TAP
+/// and wake descriptors, then one <c>read</c> per frame; or io_uring (<see cref="IoUringReader"/>), where
+/// one multishot read fills many pooled buffers and one system call hands buffers back, collects the
+/// frames and waits.</para>
 /// <para>The loop reads only while <see cref="DeviceQueue.IsAcceptingFrames"/>: while the device is down,
 /// the queue stopped or a refused frame waits, frames stay in the kernel's queue, which backs up and
-/// counts its own drops. Control actions (<see cref="Run"/>) run on this thread between batches, so
+/// counts its own drops (with io_uring, after the few buffers the kernel already holds have filled; those
+/// frames wait in order in the reader). Control actions (<see cref="Run"/>) run on this thread between batches, so
 /// per-queue state needs no lock.</para>
 /// <para><b>Invariants.</b> From the start of <see cref="Loop"/> to its end the loop holds a reference
 /// on the TAP and wake descriptors (<see cref="System.Runtime.InteropServices.SafeHandle.DangerousAddRef"/>),
@@ -29,14 +34,18 @@ internal sealed class QueueLoop : IDisposable
     private readonly ILinkEvents _events;
     private readonly string _device;
     private readonly bool _virtioNetHeader;
+    private readonly IoUringReader? _reader;
     private readonly object _controlLock = new();
     private readonly Queue<ControlRequest> _requests = new();
     private Thread? _thread;
     private volatile bool _stopping;
     private bool _ended;
 
-    internal QueueLoop(DeviceQueue queue, SafeFileDescriptor tap, WakeSignal wake, ILinkEvents events, string device, bool virtioNetHeader)
+    /// <summary>A loop for <paramref name="queue"/>; with a <paramref name="reader"/> it reads through io_uring and owns the reader, without one it polls.</summary>
+    internal QueueLoop(DeviceQueue queue, SafeFileDescriptor tap, WakeSignal wake, ILinkEvents events, string device, bool virtioNetHeader,
+        IoUringReader? reader)
     {
+        _reader = reader;
         _virtioNetHeader = virtioNetHeader;
         _queue = queue;
         _tap = tap;
@@ -92,19 +101,55 @@ internal sealed class QueueLoop : IDisposable
         {
             thread.Join();
         }
+        if (thread is null)
+        {
+            // Never started: no request is in the ring, so it can simply be closed.
+            _reader?.Dispose();
+        }
     }
 
-    private unsafe void Loop()
+    private void Loop()
     {
         var pool = _queue.TxPool;
         pool.BindToCurrentThread();
         bool tapReferenced = false, wakeReferenced = false;
-        var spare = default(SkBuff);
-        var hasSpare = false;
         try
         {
             _tap.DangerousAddRef(ref tapReferenced);
             _wake.Descriptor.DangerousAddRef(ref wakeReferenced);
+            if (_reader is { } reader)
+            {
+                RingLoop(reader, pool);
+            }
+            else
+            {
+                PollLoop(pool);
+            }
+        }
+        catch (Exception error)
+        {
+            _events.OnHostError(error);
+        }
+        finally
+        {
+            EndRequests();
+            if (wakeReferenced)
+            {
+                _wake.Descriptor.DangerousRelease();
+            }
+            if (tapReferenced)
+            {
+                _tap.DangerousRelease();
+            }
+        }
+    }
+
+    private unsafe void PollLoop(SkBuffPool pool)
+    {
+        var spare = default(SkBuff);
+        var hasSpare = false;
+        try
+        {
             var tapFd = _tap.Fd;
             var wakeFd = _wake.Descriptor.Fd;
             var tapUsable = true;
@@ -138,8 +183,7 @@ internal sealed class QueueLoop : IDisposable
                 if (tapUsable && (fds[0].ReturnedEvents & (Interop.POLLERR | Interop.POLLHUP | Interop.POLLNVAL)) != 0)
                 {
                     tapUsable = false;
-                    _events.OnHostError(new NetDevException(ErrnoNames.EIO, $"poll TAP queue {_queue.Index}", _device,
-                        "the TAP queue reports an error; was the interface deleted?"));
+                    ReportTapGone();
                     continue;
                 }
                 if (reading && (fds[0].ReturnedEvents & Interop.POLLIN) != 0)
@@ -148,27 +192,69 @@ internal sealed class QueueLoop : IDisposable
                 }
             }
         }
-        catch (Exception error)
-        {
-            _events.OnHostError(error);
-        }
         finally
         {
             if (hasSpare)
             {
                 pool.Return(spare);
             }
-            EndRequests();
-            if (wakeReferenced)
+        }
+    }
+
+    /// <summary>
+    /// The io_uring loop: hands on the frames read, re-arms the reads while the queue accepts frames, then
+    /// submits and waits in one call for frames, a wake-up or the next timer (retry, watchdog).
+    /// </summary>
+    private void RingLoop(IoUringReader reader, SkBuffPool pool)
+    {
+        var returned = false;
+        try
+        {
+            reader.Start(_tap.Fd, _wake.Descriptor.Fd, pool);
+            var tapUsable = true;
+            while (true)
             {
-                _wake.Descriptor.DangerousRelease();
+                RunRequests();
+                if (_stopping)
+                {
+                    break;
+                }
+                _queue.CheckWatchdog();
+                _queue.RetryPending();
+                // Frames read before the queue stopped or refused one wait in the reader, in order, rather than
+                // being parked and dropped; a disabled queue (device down) drops them itself, as frames read late.
+                while (reader.HasReadyFrame && !_queue.IsStopped && !_queue.HasPendingFrame)
+                {
+                    _queue.Transmit(reader.TakeReadyFrame());
+                }
+                if (tapUsable && _queue.IsAcceptingFrames)
+                {
+                    reader.ArmReads();
+                }
+                reader.Wait(PollTimeout());
+                var tapError = reader.Reap();
+                if (tapError != 0 && tapUsable)
+                {
+                    tapUsable = false;
+                    _events.OnHostError(Interop.Errors.Exception(tapError, $"read TAP queue {_queue.Index}", _device));
+                }
             }
-            if (tapReferenced)
+        }
+        finally
+        {
+            returned = reader.CancelAll();
+            reader.Dispose();
+            if (!returned)
             {
-                _tap.DangerousRelease();
+                _events.OnHostError(new NetDevException(Interop.Errno.EBUSY, $"cancel io_uring reads of TAP queue {_queue.Index}", _device,
+                    "the kernel did not give the read buffers back; they stay out of the pool"));
             }
         }
     }
+
+    private void ReportTapGone() =>
+        _events.OnHostError(new NetDevException(ErrnoNames.EIO, $"poll TAP queue {_queue.Index}", _device,
+            "the TAP queue reports an error; was the interface deleted?"));
 
     /// <summary>How long poll may sleep: until a refused frame is due for a retry or the watchdog is due, else forever.</summary>
     private int PollTimeout()

@@ -122,9 +122,20 @@ internal sealed class TapLink : IHostLink
             throw new ArgumentException($"{Name} has {_queues.Length} TAP queues but {queues.Count} device queues were given.", nameof(queues));
         }
         var loops = new QueueLoop[queues.Count];
-        for (var i = 0; i < loops.Length; i++)
+        try
         {
-            loops[i] = new QueueLoop(queues[i], _queues[i], new WakeSignal(Name), events, Name, VirtioNetHeader);
+            for (var i = 0; i < loops.Length; i++)
+            {
+                loops[i] = new QueueLoop(queues[i], _queues[i], new WakeSignal(Name), events, Name, VirtioNetHeader, CreateReader(i));
+            }
+        }
+        catch
+        {
+            foreach (var loop in loops)
+            {
+                loop?.Dispose();
+            }
+            throw;
         }
         _loops = loops;
         foreach (var loop in loops)
@@ -136,6 +147,25 @@ internal sealed class TapLink : IHostLink
         {
             _monitor.Start(events);
             _control = ControlServer.Start(_options, queues[0].Device, Name, NetworkNamespace);
+        }
+    }
+
+    /// <summary>The io_uring reader of queue <paramref name="queue"/>, or null when the queue polls (by choice or as the fallback).</summary>
+    private IoUringReader? CreateReader(int queue)
+    {
+        var mode = IoModes.Resolve(_options.IoMode);
+        if (mode == IoMode.Poll)
+        {
+            return null;
+        }
+        try
+        {
+            return IoUringReader.Create(VirtioNetHeader, Name, queue);
+        }
+        catch (NetDevException) when (mode == IoMode.Auto)
+        {
+            // No io_uring here (ENOSYS, EPERM from kernel.io_uring_disabled, a memlock limit): poll instead.
+            return null;
         }
     }
 
