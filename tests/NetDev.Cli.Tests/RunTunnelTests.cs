@@ -3,8 +3,11 @@ namespace NetDev.Cli.Tests;
 /// <summary><c>netdev run tunnel</c> end to end: two instances in two namespaces joined by a kernel veth.</summary>
 public sealed class RunTunnelTests
 {
-    [Fact]
-    public async Task TwoTunnelInstancesCarryPingBetweenNamespaces()
+    [Theory]
+    [InlineData("none")]
+    [InlineData("segmentation")]
+    [InlineData("coalescing")]
+    public async Task TwoTunnelInstancesCarryPingBetweenNamespaces(string offloads)
     {
         using var directory = new TempDirectory();
         await using var left = await NetworkNamespace.CreateAsync();
@@ -18,9 +21,9 @@ public sealed class RunTunnelTests
         (await right.IpAsync("link", "set", "ndtu1", "up")).EnsureSuccess();
 
         await using var leftCli = CliProcess.Start(left,
-            ["run", "tunnel", "--name", "ndtt0", "--local", $"{underlay}.1:4789", "--remote", $"{underlay}.2:4789"], controlDirectory: directory.Path);
+            ["run", "tunnel", "--name", "ndtt0", "--local", $"{underlay}.1:4789", "--remote", $"{underlay}.2:4789", "--offloads", offloads], controlDirectory: directory.Path);
         await using var rightCli = CliProcess.Start(right,
-            ["run", "tunnel", "--name", "ndtt1", "--local", $"{underlay}.2:4789", "--remote", $"{underlay}.1:4789"], controlDirectory: directory.Path);
+            ["run", "tunnel", "--name", "ndtt1", "--local", $"{underlay}.2:4789", "--remote", $"{underlay}.1:4789", "--offloads", offloads], controlDirectory: directory.Path);
         Assert.Equal(["ndtt0"], await leftCli.ReadReadyAsync());
         Assert.Equal(["ndtt1"], await rightCli.ReadReadyAsync());
         (await left.IpAsync("addr", "add", $"{overlay}.1/24", "dev", "ndtt0")).EnsureSuccess();
@@ -54,6 +57,16 @@ public sealed class RunTunnelTests
         var (exitCode, _) = await cli.WaitForExitAsync();
         Assert.Equal(2, exitCode);
         Assert.Contains("is not an address with a port", cli.Stderr);
+    }
+
+    [Fact]
+    public async Task UnknownOffloadModeIsAUsageError()
+    {
+        await using var ns = await NetworkNamespace.CreateAsync();
+        await using var cli = CliProcess.Start(ns, ["run", "tunnel", "--local", "10.0.0.1:4789", "--remote", "10.0.0.2:4789", "--offloads", "turbo"]);
+        var (exitCode, _) = await cli.WaitForExitAsync();
+        Assert.Equal(2, exitCode);
+        Assert.Contains("turbo", cli.Stderr);
     }
 
     [Fact]

@@ -33,6 +33,14 @@ internal static class RunTunnelCommand
             Required = true,
             CustomParser = ParseEndPoint,
         };
+        var offloads = new Option<string>("--offloads")
+        {
+            Description = "none: wire-size frames from the kernel; segmentation: 64 KiB frames cut into datagrams here; "
+                + "coalescing: also merge received TCP segments before handing them to the kernel.",
+            HelpName = "MODE",
+            DefaultValueFactory = _ => "segmentation",
+        };
+        offloads.AcceptOnlyFromAmong("none", "segmentation", "coalescing");
         var netns = new Option<string?>("--netns")
         {
             Description = "The network namespace (ip netns) of the device and of its UDP socket [default: the one netdev runs in].",
@@ -44,6 +52,7 @@ internal static class RunTunnelCommand
             name,
             local,
             remote,
+            offloads,
             netns,
         };
         command.SetAction(parseResult =>
@@ -56,7 +65,13 @@ internal static class RunTunnelCommand
             {
                 var socket = NetworkNamespace.Run(ns, () => TunnelDriver.CreateSocket(localEndPoint));
                 registration = TunnelDriver.CreateRegistration(new LinuxHost(RunCommand.HostOptions(parseResult, ns)),
-                    socket, parseResult.GetValue(remote)!, name: parseResult.GetValue(name), loggerFactory: loggerFactory);
+                    socket, parseResult.GetValue(remote)!, name: parseResult.GetValue(name), loggerFactory: loggerFactory,
+                    offloads: parseResult.GetValue(offloads) switch
+                    {
+                        "none" => TunnelOffloads.None,
+                        "coalescing" => TunnelOffloads.SegmentationAndCoalescing,
+                        _ => TunnelOffloads.Segmentation,
+                    });
             }
             catch (ArgumentException error)
             {
