@@ -120,8 +120,19 @@ public sealed class SkBuffPool
         {
             throw new ArgumentOutOfRangeException(nameof(capacity), capacity, $"The capacity must exceed the pool's headroom of {Headroom} bytes.");
         }
-        var slot = IsOwnerThread ? TakeAsOwner() : TakeAsForeign();
-        slot ??= Allocate(Math.Max(capacity, BufferSize));
+        var owner = IsOwnerThread;
+        var slot = owner ? TakeAsOwner() : TakeAsForeign();
+        if (slot is null)
+        {
+            var allocated = Allocate(Math.Max(capacity, BufferSize));
+            slot = allocated.Slot;
+            if (owner)
+            {
+                // The free stack grows with the pool, now, so that all buffers coming back at once later
+                // (a burst) do not make it grow on the packet path.
+                _free.EnsureCapacity(allocated.Count);
+            }
+        }
         if (slot.Memory.Length < capacity)
         {
             slot.Memory = GC.AllocateUninitializedArray<byte>(Math.Max(capacity, BufferSize), pinned: true);
@@ -219,6 +230,7 @@ public sealed class SkBuffPool
         {
             lock (_returned)
             {
+                _free.EnsureCapacity(_free.Count + _returned.Count);
                 while (_returned.Count > 0)
                 {
                     _free.Push(_returned.Pop());
@@ -243,14 +255,21 @@ public sealed class SkBuffPool
         }
     }
 
-    private SkBuffSlot Allocate(int size)
+    /// <summary>Makes a new slot; returns it with the pool's slot count, and sizes the shared return stack for them all.</summary>
+    private (SkBuffSlot Slot, int Count) Allocate(int size)
     {
         var slot = new SkBuffSlot(this, GC.AllocateUninitializedArray<byte>(size, pinned: true));
+        int count;
         lock (_all)
         {
             _all.Add(slot);
+            count = _all.Count;
         }
-        return slot;
+        lock (_returned)
+        {
+            _returned.EnsureCapacity(count);
+        }
+        return (slot, count);
     }
 
     private long ReadCount(int index) => Volatile.Read(ref _ownerCounts[index]) + Interlocked.Read(ref _foreignCounts[index]);

@@ -49,12 +49,14 @@ public sealed class GsoSegmenterProperties
     public void SegmentsKeepTheFramesMetadataAndLeaveNoOffload()
     {
         var gso = new GsoCase(false, 0, 0, 0, false, 3, GsoCase.Ack | GsoCase.Psh | GsoCase.Fin, 1000, 5, 512, 7, 0, 3000, 1448, false, 42);
-        var skb = Load(gso, gso.Build(), Pool);
+        // A pool of this test's own: the shared one is busy with the property tests that run in parallel.
+        var pool = new SkBuffPool(bufferSize: 2048, headroom: 64, name: "metadata test");
+        var skb = Load(gso, gso.Build(), pool);
         skb.Protocol = 0x0800;
         skb.QueueIndex = 3;
         var sink = new CollectingSink();
 
-        Assert.Equal(OffloadResult.Done, GsoSegmenter.Segment(skb, Pool, sink));
+        Assert.Equal(OffloadResult.Done, GsoSegmenter.Segment(skb, pool, sink));
         skb.Consume();
 
         Assert.Equal(3, sink.Frames.Count);
@@ -63,13 +65,13 @@ public sealed class GsoSegmenterProperties
             Assert.Equal((ushort)0x0800, segment.Protocol);
             Assert.Equal(3, segment.QueueIndex);
             Assert.True(segment.Offload.IsNone);
-            Assert.Equal(Pool.Headroom, segment.Headroom);
+            Assert.Equal(pool.Headroom, segment.Headroom);
         });
         // 1448 + 1448 + 104: the last segment carries what is left, with FIN and PSH.
         Assert.Equal([1448, 1448, 104], sink.Frames.Select(f => f.Length - gso.HeaderLength));
         Assert.Equal([GsoCase.Ack, GsoCase.Ack, GsoCase.Ack | GsoCase.Psh | GsoCase.Fin], sink.Frames.Select(f => f.Data[gso.TransportOffset + 13]));
         sink.ConsumeAll();
-        Assert.Equal(0, Pool.Outstanding);
+        Assert.Equal(0, pool.Outstanding);
     }
 
     [Fact]
