@@ -77,10 +77,14 @@ public sealed partial class CliProcess : IAsyncDisposable
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        if (controlDirectory is not null)
+        // Without a directory of the test's own, the sockets go to a private one, removed with the process,
+        // so that a CLI the test kills leaves nothing in the machine's /run/netdev.
+        string? privateDirectory = null;
+        if (controlDirectory is null)
         {
-            start.Environment["NETDEV_RUN_DIR"] = controlDirectory;
+            privateDirectory = Directory.CreateTempSubdirectory("netdev-cli-test-").FullName;
         }
+        start.Environment["NETDEV_RUN_DIR"] = controlDirectory ?? privateDirectory!;
         string[] command = ["netns", "exec", ns.Name, .. prefix ?? [], DotnetHost, CliAssembly, .. arguments];
         foreach (var argument in command)
         {
@@ -88,7 +92,7 @@ public sealed partial class CliProcess : IAsyncDisposable
         }
         var process = Process.Start(start) ?? throw new InvalidOperationException("could not start the CLI");
         process.StandardInput.Close();
-        return new CliProcess(process);
+        return new CliProcess(process) { _privateDirectory = privateDirectory };
     }
 
     /// <summary>
@@ -168,7 +172,13 @@ public sealed partial class CliProcess : IAsyncDisposable
             await _process.WaitForExitAsync();
         }
         _process.Dispose();
+        if (_privateDirectory is not null && Directory.Exists(_privateDirectory))
+        {
+            Directory.Delete(_privateDirectory, recursive: true);
+        }
     }
+
+    private string? _privateDirectory;
 
     private async Task PumpStdoutAsync()
     {

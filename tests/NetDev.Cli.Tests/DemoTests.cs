@@ -22,6 +22,18 @@ public sealed class DemoTests
     public async Task InterruptedDemoRemovesEverything()
     {
         using var process = StartDemo(["demo", "--pings", "1000", "--megabytes", "64"]);
+        try
+        {
+            await InterruptAndCheckAsync(process);
+        }
+        finally
+        {
+            await StopAndSweepAsync(process);
+        }
+    }
+
+    private static async Task InterruptAndCheckAsync(Process process)
+    {
         string? line;
         var output = new List<string>();
         // Interrupt once the pair exists and the pings run: the most there is to clean up.
@@ -82,12 +94,33 @@ public sealed class DemoTests
         }
         finally
         {
-            if (!process.HasExited)
+            await StopAndSweepAsync(process);
+        }
+        return (process.ExitCode, await output, await error);
+    }
+
+    /// <summary>
+    /// A demo still running when the test gives up is asked to stop (it cleans up on SIGINT), then killed;
+    /// whatever a killed demo could not remove is removed here, so a failing test leaves nothing behind.
+    /// </summary>
+    private static async Task StopAndSweepAsync(Process process)
+    {
+        if (!process.HasExited)
+        {
+            await Shell.RunAsync("kill", "-INT", process.Id.ToString());
+            try
+            {
+                await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(20));
+            }
+            catch (TimeoutException)
             {
                 process.Kill(entireProcessTree: true);
             }
         }
-        return (process.ExitCode, await output, await error);
+        foreach (var leftover in DemoNamespaces(process.Id.ToString()))
+        {
+            await Shell.RunAsync("ip", "netns", "del", Path.GetFileName(leftover));
+        }
     }
 
     /// <summary>The demo names its namespaces after its process id, which its first line shows.</summary>
