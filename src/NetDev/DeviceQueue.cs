@@ -110,6 +110,12 @@ public sealed class DeviceQueue
         Volatile.Write(ref _stoppedAt, _device.TimeProvider.GetTimestamp());
         _watchdogFired = false;
         _stopped = true;
+        if (TxPool.IsBoundToAnotherThread)
+        {
+            // Stopped from elsewhere (a completion thread): the queue's loop may be asleep with no
+            // deadline, and must wake to arm the watchdog.
+            _device.NotifyQueue(Index);
+        }
     }
 
     /// <summary>

@@ -224,6 +224,9 @@ public sealed class SkBuffPool
 
     private bool IsOwnerThread => Volatile.Read(ref _ownerThreadId) == Environment.CurrentManagedThreadId;
 
+    /// <summary>Whether the pool is bound to a thread (a queue's loop) other than the calling one.</summary>
+    internal bool IsBoundToAnotherThread => Volatile.Read(ref _ownerThreadId) is var owner && owner != 0 && owner != Environment.CurrentManagedThreadId;
+
     private SkBuffSlot? TakeAsOwner()
     {
         if (_free.Count == 0 && Volatile.Read(ref _returnedCount) > 0)

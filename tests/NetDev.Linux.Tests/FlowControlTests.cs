@@ -165,6 +165,27 @@ public sealed class FlowControlTests
         Assert.Equal(1, registration.Device.Queues[0].Timeouts);
     }
 
+    [Fact]
+    public void QueueStoppedFromAnotherThreadWithNoTrafficStillGetsItsTxTimeout()
+    {
+        using var ns = new TestNamespace();
+        var driver = new RecordingDriver();
+        using var registration = new Registration<RecordingDriver>(ns.Host, 1, 1, driver);
+        registration.Device.Name = "ndwdog1";
+        registration.Device.WatchdogTimeout = TimeSpan.FromMilliseconds(300);
+        registration.Register();
+        registration.Device.BringUp();
+
+        // As a driver's completion thread would when its ring fills, with nothing queued behind it.
+        var stopper = new Thread(() => registration.Device.StopQueue(0));
+        stopper.Start();
+        stopper.Join();
+
+        Wait.Until(() => !driver.TimedOutQueues.IsEmpty, "TxTimeout for the idle stopped queue");
+        Assert.Equal([0], driver.TimedOutQueues);
+        Wait.Until(() => !registration.Device.Queues[0].IsStopped, "the driver woke the queue in TxTimeout");
+    }
+
     private static List<int> Sequences(SlowDriver driver) => driver.Frames
         .Where(f => f.Length >= 14 + 20 + 8 + 4 && BinaryPrimitives.ReadUInt16BigEndian(f.AsSpan(12)) == 0x0800 && f[14 + 9] == 17)
         .Select(f => BinaryPrimitives.ReadInt32BigEndian(f.AsSpan(14 + (f[14] & 0x0F) * 4 + 8)))
