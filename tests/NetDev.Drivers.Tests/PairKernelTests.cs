@@ -46,13 +46,14 @@ public sealed class PairKernelTests
             Assert.Equal(DeviceFeatures.None, sender.Features);
         }
 
-        var transfer = TcpTransfer.Run(pair.A, pair.B, new IPEndPoint(pair.AddressB, TransferPort), 4 << 20);
+        var payload = new byte[4 << 20];
+        Random.Shared.NextBytes(payload);
+        var (receivedBytes, receivedHash) = TcpTransfer.Run(pair.A, pair.B, pair.AddressB, TransferPort, payload);
 
-        Assert.Null(transfer.ReceiveError);
-        Assert.Equal(transfer.SentBytes, transfer.ReceivedBytes);
-        Assert.Equal(transfer.SentHash, transfer.ReceivedHash);
+        Assert.Equal(payload.Length, receivedBytes);
+        Assert.Equal(SHA256.HashData(payload), receivedHash);
         // Every byte of the stream left through the sender's driver, with its headers on top.
-        Assert.True(sender.GetStats().TxBytes > transfer.SentBytes, $"{sender.Name}: {sender.GetStats()}");
+        Assert.True(sender.GetStats().TxBytes > payload.Length, $"{sender.Name}: {sender.GetStats()}");
         pair.AssertWhatOneSentTheOtherReceived();
         if (offloads)
         {
@@ -181,79 +182,6 @@ public sealed class PairKernelTests
             {
                 Interlocked.Increment(ref _segmentationOffloadsToB);
             }
-        }
-    }
-
-    /// <summary>What a transfer sent and received, counted and hashed on each side.</summary>
-    private sealed record TransferResult(long SentBytes, byte[] SentHash, long ReceivedBytes, byte[] ReceivedHash, Exception? ReceiveError);
-
-    /// <summary>A TCP stream of random bytes from a socket in one namespace to a listener in the other.</summary>
-    private static class TcpTransfer
-    {
-        public static TransferResult Run(TestNamespace from, TestNamespace to, IPEndPoint target, int length)
-        {
-            using var listener = to.Run(() =>
-            {
-                var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                try
-                {
-                    socket.Bind(target);
-                    socket.Listen(1);
-                    return socket;
-                }
-                catch
-                {
-                    socket.Dispose();
-                    throw;
-                }
-            });
-            long receivedBytes = -1;
-            byte[] receivedHash = [];
-            Exception? receiveError = null;
-            var receiver = new Thread(() =>
-            {
-                try
-                {
-                    using var connection = listener.Accept();
-                    connection.ReceiveTimeout = 60_000;
-                    using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-                    var buffer = new byte[64 << 10];
-                    long total = 0;
-                    int read;
-                    while ((read = connection.Receive(buffer)) > 0)
-                    {
-                        hash.AppendData(buffer, 0, read);
-                        total += read;
-                    }
-                    receivedHash = hash.GetHashAndReset();
-                    receivedBytes = total;
-                }
-                catch (Exception error)
-                {
-                    receiveError = error;
-                }
-            }) { IsBackground = true, Name = "pair tcp receiver" };
-            receiver.Start();
-
-            var payload = new byte[length];
-            Random.Shared.NextBytes(payload);
-            using var sentHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            long sentBytes = 0;
-            using (var client = from.Run(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)))
-            {
-                client.SendTimeout = 60_000;
-                client.Connect(target);
-                while (sentBytes < payload.Length)
-                {
-                    var chunk = payload.AsSpan((int)sentBytes, (int)Math.Min(256 << 10, payload.Length - sentBytes));
-                    var sent = client.Send(chunk, SocketFlags.None);
-                    sentHash.AppendData(chunk[..sent]);
-                    sentBytes += sent;
-                }
-                client.Shutdown(SocketShutdown.Send);
-                Assert.True(receiver.Join(TimeSpan.FromSeconds(120)), "the receiver did not see the end of the stream");
-            }
-            return new TransferResult(sentBytes, sentHash.GetHashAndReset(), Volatile.Read(ref receivedBytes), receivedHash, receiveError);
         }
     }
 }

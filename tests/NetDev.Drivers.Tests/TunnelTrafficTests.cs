@@ -69,55 +69,8 @@ public sealed class TunnelTrafficTests
         Random.Shared.NextBytes(payload);
         var sentHash = SHA256.HashData(payload);
 
-        using var listener = pair.Underlay.B.Run(() =>
-        {
-            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            socket.Bind(new IPEndPoint(pair.Underlay.OverlayB, port));
-            socket.Listen(1);
-            return socket;
-        });
-        long receivedBytes = -1;
-        byte[] receivedHash = [];
-        Exception? receiveError = null;
-        var receiver = new Thread(() =>
-        {
-            try
-            {
-                using var connection = listener.Accept();
-                connection.ReceiveTimeout = 60_000;
-                using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-                var buffer = new byte[64 << 10];
-                long total = 0;
-                int read;
-                while ((read = connection.Receive(buffer)) > 0)
-                {
-                    hash.AppendData(buffer, 0, read);
-                    total += read;
-                }
-                receivedHash = hash.GetHashAndReset();
-                receivedBytes = total;
-            }
-            catch (Exception error)
-            {
-                receiveError = error;
-            }
-        }) { IsBackground = true, Name = "tcp receiver" };
-        receiver.Start();
+        var (receivedBytes, receivedHash) = TcpTransfer.Run(pair.Underlay.A, pair.Underlay.B, pair.Underlay.OverlayB, port, payload);
 
-        using (var client = pair.Underlay.A.Run(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)))
-        {
-            client.SendTimeout = 60_000;
-            client.Connect(new IPEndPoint(pair.Underlay.OverlayB, port));
-            var sent = 0;
-            while (sent < payload.Length)
-            {
-                sent += client.Send(payload, sent, Math.Min(256 << 10, payload.Length - sent), SocketFlags.None);
-            }
-            client.Shutdown(SocketShutdown.Send);
-            Assert.True(receiver.Join(TimeSpan.FromSeconds(120)), "the receiver did not see the end of the stream");
-        }
-
-        Assert.Null(receiveError);
         Assert.Equal(payload.Length, receivedBytes);
         Assert.Equal(sentHash, receivedHash);
 
