@@ -33,6 +33,14 @@ public sealed record LinuxHostOptions
     /// How each queue's thread reads the frames the system transmits: <see cref="IoMode.Auto"/> by default.
     /// </summary>
     public IoMode IoMode { get; init; } = IoMode.Auto;
+
+    /// <summary>
+    /// Whether a batch of received frames (<see cref="NetDevice.NetifReceiveBatch"/>) is written to the TAP
+    /// with one <c>io_uring_enter</c> for up to 64 frames rather than one <c>write</c> each (true by
+    /// default). Each frame is still its own write with its own outcome, in order. Where io_uring or its
+    /// non-blocking TAP writes are unavailable, frames are written one by one either way.
+    /// </summary>
+    public bool BatchedWrites { get; init; } = true;
 }
 
 /// <summary>How a queue's thread of the <see cref="LinuxHost"/> reads frames from its TAP queue.</summary>

@@ -29,6 +29,9 @@ public abstract class NetDevice : ILinkEvents
     private const DeviceFlags RxModeFlags = DeviceFlags.Promisc | DeviceFlags.AllMulti;
     private const DeviceFlags ChangeableFlags = DeviceFlags.NoArp | DeviceFlags.Multicast | DeviceFlags.Broadcast | RxModeFlags;
 
+    // Frames handed to the host in one DeliverBatchToSystem call: a NAPI budget, and what the outcomes on the stack hold.
+    private const int ReceiveChunk = 64;
+
     private readonly object _control = new();
     private readonly DeviceQueue[] _queues;
     private string _name;
@@ -405,19 +408,63 @@ public abstract class NetDevice : ILinkEvents
     }
 
     /// <summary>
-    /// Hands a batch of received frames to the system (a NAPI poll's worth): at most
-    /// <paramref name="budget"/> of them, in order; ownership of those passes as with <see cref="NetifRx"/>.
+    /// Hands a batch of received frames to the system (a NAPI poll's worth, <c>netif_receive_skb_list</c>):
+    /// at most <paramref name="budget"/> of them, in order; ownership of those passes as with
+    /// <see cref="NetifRx"/>, each frame counted and consumed when delivered or dropped with a reason when
+    /// not. Consecutive frames of one queue go to the host together, so a host that can write many frames
+    /// with one system call (the Linux host does, through io_uring) does; this is the fast way to receive.
     /// </summary>
     /// <returns>How many frames were taken from <paramref name="frames"/> (delivered or dropped); the rest stay the caller's.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">A frame's <see cref="SkBuff.QueueIndex"/> is not a queue of
+    /// this device; thrown after the batch, whose frames are all taken (that one dropped).</exception>
     public int NetifReceiveBatch(ReadOnlySpan<SkBuff> frames, int budget = 64)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(budget, 1);
-        var count = Math.Min(frames.Length, budget);
-        for (var i = 0; i < count; i++)
+        var taken = frames[..Math.Min(frames.Length, budget)];
+        var badQueue = -1;
+        var link = _link;
+        var up = link is not null && Volatile.Read(ref _up);
+        Span<DropReason?> outcomes = stackalloc DropReason?[ReceiveChunk];
+        var start = 0;
+        while (start < taken.Length)
         {
-            NetifRx(frames[i]);
+            var queueIndex = taken[start].QueueIndex;
+            if ((uint)queueIndex >= (uint)_queues.Length || !up)
+            {
+                badQueue = (uint)queueIndex >= (uint)_queues.Length && badQueue < 0 ? queueIndex : badQueue;
+                taken[start].Drop((uint)queueIndex >= (uint)_queues.Length ? DropReason.NotSpecified : DropReason.DeviceDown);
+                start++;
+                continue;
+            }
+            // A run of frames for one queue, at most one chunk long, goes to the host in one call.
+            var end = start + 1;
+            while (end < taken.Length && end - start < ReceiveChunk && taken[end].QueueIndex == queueIndex)
+            {
+                end++;
+            }
+            var run = taken[start..end];
+            link!.DeliverBatchToSystem(queueIndex, run, outcomes);
+            var queue = _queues[queueIndex];
+            for (var i = 0; i < run.Length; i++)
+            {
+                var skb = run[i];
+                if (outcomes[i] is { } reason)
+                {
+                    skb.Drop(reason);
+                }
+                else
+                {
+                    queue.CountRx(skb.Length);
+                    skb.Consume();
+                }
+            }
+            start = end;
         }
-        return count;
+        if (badQueue >= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(frames), badQueue, $"{Name} has {_queues.Length} queues; a frame's QueueIndex is {badQueue}.");
+        }
+        return taken.Length;
     }
 
     /// <summary>The device's main counters, added up over its queues now (with the driver's own, if it has <c>GetStats64</c>).</summary>

@@ -111,4 +111,60 @@ public sealed class AllocationTests
             Assert.True(peer.Device.GetStats().RxPackets >= MeasuredFrames, "the frames did not reach the peer's system");
         }
     }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ReceiveBatchesAllocateNothingPerFrame(bool offloads)
+    {
+        const int Batch = 64;
+        using var ns = new TestNamespace();
+        using var registration = new Registration<MeasuringDriver>(ns.Host, 1, 1, new MeasuringDriver());
+        var device = registration.Device;
+        device.Name = "ndalloc2";
+        device.Features = offloads ? DeviceFeatures.All : DeviceFeatures.None;
+        registration.Register();
+        device.BringUp();
+        var frame = new byte[60];
+        MacAddress.Parse("02:00:00:00:00:99").CopyTo(frame);
+        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(12), 0x88B5);
+
+        // A receive loop of its own, as a driver's: the pool bound to it, the frames array made once.
+        long allocated = -1;
+        Exception? failure = null;
+        var loop = new Thread(() =>
+        {
+            try
+            {
+                device.Queues[0].RxPool.BindToCurrentThread();
+                var batch = new SkBuff[Batch];
+                void Receive(int frames)
+                {
+                    for (var sent = 0; sent < frames; sent += Batch)
+                    {
+                        for (var i = 0; i < Batch; i++)
+                        {
+                            batch[i] = device.AllocSkb();
+                            frame.CopyTo(batch[i].Put(frame.Length));
+                        }
+                        device.NetifReceiveBatch(batch);
+                    }
+                }
+                Receive(WarmUpFrames);
+                var start = GC.GetAllocatedBytesForCurrentThread();
+                Receive(MeasuredFrames);
+                allocated = GC.GetAllocatedBytesForCurrentThread() - start;
+            }
+            catch (Exception error)
+            {
+                failure = error;
+            }
+        });
+        loop.Start();
+        loop.Join();
+
+        Assert.Null(failure);
+        Assert.Equal(0, allocated);
+        Assert.True(device.Queues[0].RxPackets >= MeasuredFrames, $"only {device.Queues[0].RxPackets} frames reached the system");
+    }
 }

@@ -43,6 +43,11 @@ internal static partial class Interop
     internal const byte IORING_OP_READV = 1;
     internal const byte IORING_OP_ASYNC_CANCEL = 14;
     internal const byte IORING_OP_READ = 22;
+    internal const byte IORING_OP_WRITEV = 2;
+    internal const byte IORING_OP_WRITE = 23;
+
+    // rw_flags of a read or write entry: fail with EAGAIN rather than wait (uapi/linux/fs.h).
+    internal const uint RWF_NOWAIT = 0x00000008;
     internal const byte IORING_OP_READ_MULTISHOT = 49;
 
     // io_uring_sqe.flags.

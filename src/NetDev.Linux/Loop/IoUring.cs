@@ -304,6 +304,27 @@ internal sealed unsafe class IoUring : IDisposable
         };
     }
 
+    /// <summary>
+    /// Submits the queued entries and waits until at least <paramref name="count"/> completions are there.
+    /// Returns false when a signal interrupted the wait; what was submitted stays submitted.
+    /// </summary>
+    internal bool SubmitAndWaitFor(uint count)
+    {
+        Volatile.Write(ref *_sqTailPointer, _sqTail);
+        // SAFETY: no argument is passed (no EXT_ARG), so the kernel reads no memory of ours.
+        var result = Interop.IoUringEnter(_ringFd, Unsubmitted, count, Interop.IORING_ENTER_GETEVENTS, null, 0);
+        if (result >= 0)
+        {
+            return true;
+        }
+        return Interop.Errors.LastErrno switch
+        {
+            Interop.Errno.EINTR => false,
+            Interop.Errno.EAGAIN or Interop.Errno.EBUSY => true,
+            _ => throw Interop.Errors.LastException("io_uring_enter", _device),
+        };
+    }
+
     /// <summary>Takes the oldest completion, if any.</summary>
     internal bool TryTakeCompletion(out Interop.IoUringCqe completion)
     {

@@ -106,6 +106,25 @@ public interface IHostLink : IDisposable
     /// <returns><see langword="null"/> when the system took the frame, otherwise why it did not.</returns>
     DropReason? DeliverToSystem(int queue, SkBuff skb);
 
+    /// <summary>
+    /// Hands a batch of received frames to the system's stack on queue <paramref name="queue"/>, in order,
+    /// and writes each frame's outcome to the same index of <paramref name="outcomes"/>: <see langword="null"/>
+    /// when the system took it, otherwise why it did not. The caller keeps ownership of every frame and
+    /// releases them afterwards; may be called from any thread. A host that can hand over many frames at
+    /// once (one system call for the batch) overrides this; by default each frame goes through
+    /// <see cref="DeliverToSystem"/>.
+    /// </summary>
+    /// <param name="queue">The queue the frames arrive on.</param>
+    /// <param name="frames">The frames, all of them for <paramref name="queue"/>.</param>
+    /// <param name="outcomes">At least as long as <paramref name="frames"/>.</param>
+    void DeliverBatchToSystem(int queue, ReadOnlySpan<SkBuff> frames, Span<DropReason?> outcomes)
+    {
+        for (var i = 0; i < frames.Length; i++)
+        {
+            outcomes[i] = DeliverToSystem(queue, frames[i]);
+        }
+    }
+
     /// <summary>Wakes queue <paramref name="queue"/>'s loop so it looks at its queue's state again.</summary>
     void NotifyQueue(int queue);
 }

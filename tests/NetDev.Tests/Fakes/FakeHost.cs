@@ -146,7 +146,22 @@ public sealed class FakeLink : IHostLink
     {
         _log.Add("link.DeliverToSystem");
         Delivered.Add((queue, skb.Data.ToArray()));
-        return DeliverResult;
+        return RefuseFrame?.Invoke(skb.Data.ToArray()) ?? DeliverResult;
+    }
+
+    /// <summary>When it returns a reason for a frame, <see cref="DeliverToSystem"/> refuses that frame with it.</summary>
+    public Func<byte[], DropReason?>? RefuseFrame { get; set; }
+
+    /// <summary>Every <see cref="DeliverBatchToSystem"/> call: the queue and how many frames it carried.</summary>
+    public List<(int Queue, int Count)> Batches { get; } = [];
+
+    public void DeliverBatchToSystem(int queue, ReadOnlySpan<SkBuff> frames, Span<DropReason?> outcomes)
+    {
+        Batches.Add((queue, frames.Length));
+        for (var i = 0; i < frames.Length; i++)
+        {
+            outcomes[i] = DeliverToSystem(queue, frames[i]);
+        }
     }
 
     public void NotifyQueue(int queue)
