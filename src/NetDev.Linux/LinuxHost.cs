@@ -35,7 +35,7 @@ public sealed record LinuxHostOptions
     public IoMode IoMode { get; init; } = IoMode.Auto;
 
     /// <summary>
-    /// Whether a batch of received frames (<see cref="NetDevice.NetifReceiveBatch"/>) is written to the TAP
+    /// Whether a batch of received frames (<see cref="NetDevice.NetifReceiveBatch(ReadOnlySpan{SkBuff}, int)"/>) is written to the TAP
     /// with one <c>io_uring_enter</c> for up to 64 frames rather than one <c>write</c> each (true by
     /// default). Each frame is still its own write with its own outcome, in order. Where io_uring or its
     /// non-blocking TAP writes are unavailable, frames are written one by one either way.

@@ -18,7 +18,7 @@ public sealed partial class TestLink
     /// Sends <paramref name="frame"/> on the interface as the kernel would (a packet socket's
     /// <c>sendto</c>): it enters the kernel's transmit queue for <paramref name="queue"/> and, if the
     /// device's queue accepts frames (<see cref="DeviceQueue.IsAcceptingFrames"/>), is copied into an SkBuff
-    /// from the queue's <see cref="DeviceQueue.TxPool"/> and handed to <see cref="DeviceQueue.Transmit"/>,
+    /// from the queue's <see cref="DeviceQueue.TxPool"/> and handed to <see cref="DeviceQueue.Transmit(SkBuff)"/>,
     /// which calls the driver's <c>StartXmit</c>. Otherwise it waits, up to <see cref="TxQueueLength"/>
     /// frames; beyond that it is dropped and counted as the kernel would (<see cref="KernelQueueStats.Dropped"/>).
     /// </summary>

@@ -6,7 +6,7 @@ namespace NetDev;
 /// </summary>
 /// <remarks>
 /// <para>Drivers use <see cref="Stop"/>/<see cref="Wake"/> (<c>netif_stop_queue</c>/<c>netif_wake_queue</c>)
-/// and the <c>Count*</c> methods. Hosts use <see cref="IsAcceptingFrames"/>, <see cref="Transmit"/> and
+/// and the <c>Count*</c> methods. Hosts use <see cref="IsAcceptingFrames"/>, <see cref="Transmit(SkBuff, bool)"/> and
 /// <see cref="RetryPending"/>.</para>
 /// <para><b>Invariants.</b> The counters and <c>_pending</c> are written only on the queue's thread
 /// (plain writes, read elsewhere as snapshots); <c>_enabled</c> changes only on the queue's thread, through
@@ -19,6 +19,7 @@ public sealed class DeviceQueue
     private volatile bool _stopped;
     private bool _enabled;
     private bool _hasPending;
+    private bool _xmitMore;
     private SkBuff _pending;
     private long _txPackets;
     private long _txBytes;
@@ -160,7 +161,15 @@ public sealed class DeviceQueue
     /// thread, only while <see cref="IsAcceptingFrames"/> or for a frame read before it changed.
     /// Ownership of <paramref name="skb"/> passes to the framework.
     /// </summary>
-    public void Transmit([TakesOwnership] SkBuff skb)
+    public void Transmit([TakesOwnership] SkBuff skb) => Transmit(skb, more: false);
+
+    /// <summary>
+    /// Host side: as <see cref="Transmit(SkBuff)"/>, saying whether the host has another frame for this queue
+    /// in hand, to be handed over right after this one (<see cref="XmitMore"/> while the driver runs).
+    /// A host that passes <see langword="true"/> must follow with another frame before it does anything else
+    /// on the queue, and passes <see langword="false"/> with the last frame it has.
+    /// </summary>
+    public void Transmit([TakesOwnership] SkBuff skb, bool more)
     {
         if (!_enabled)
         {
@@ -174,8 +183,26 @@ public sealed class DeviceQueue
             Park(skb);
             return;
         }
-        Dispatch(skb);
+        _xmitMore = more;
+        try
+        {
+            Dispatch(skb);
+        }
+        finally
+        {
+            _xmitMore = false;
+        }
     }
+
+    /// <summary>
+    /// Inside <see cref="IDeviceOperations{TSelf}.StartXmit"/>, on the queue's thread: whether another frame
+    /// follows at once on this queue (<c>netdev_xmit_more()</c>). A driver that batches its own hand-off
+    /// (a doorbell, <see cref="NetDevice.NetifReceiveBatch(ReadOnlySpan{SkBuff}, Span{DropReason?}, int)"/>)
+    /// may hold the frame while this is true and must hand over what it holds when it is false. False
+    /// once the queue is stopped, so a driver that stops its queue flushes; if another thread stops the
+    /// queue between two frames, the held frames go with the next frame after <see cref="Wake"/>.
+    /// </summary>
+    public bool XmitMore => _xmitMore && !_stopped;
 
     /// <summary>
     /// Host side: offers the refused frame to the driver again, if there is one and the queue is not

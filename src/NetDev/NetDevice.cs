@@ -417,10 +417,34 @@ public abstract class NetDevice : ILinkEvents
     /// <returns>How many frames were taken from <paramref name="frames"/> (delivered or dropped); the rest stay the caller's.</returns>
     /// <exception cref="ArgumentOutOfRangeException">A frame's <see cref="SkBuff.QueueIndex"/> is not a queue of
     /// this device; thrown after the batch, whose frames are all taken (that one dropped).</exception>
-    public int NetifReceiveBatch(ReadOnlySpan<SkBuff> frames, int budget = 64)
+    public int NetifReceiveBatch(ReadOnlySpan<SkBuff> frames, int budget = 64) => ReceiveBatch(frames, default, budget);
+
+    /// <summary>
+    /// As <see cref="NetifReceiveBatch(ReadOnlySpan{SkBuff}, int)"/>, and says what became of each frame:
+    /// <paramref name="outcomes"/>[i] is <see langword="null"/> when frame i was delivered, otherwise the
+    /// reason it was dropped. A driver that counts its own transmits (the pair) counts by these.
+    /// </summary>
+    /// <param name="frames">The frames; at most <paramref name="budget"/> are taken.</param>
+    /// <param name="outcomes">At least as long as the frames taken.</param>
+    /// <param name="budget">At most this many frames are taken.</param>
+    /// <returns>How many frames were taken from <paramref name="frames"/>; the rest stay the caller's.</returns>
+    /// <exception cref="ArgumentException"><paramref name="outcomes"/> is shorter than the frames taken; nothing is taken.</exception>
+    public int NetifReceiveBatch(ReadOnlySpan<SkBuff> frames, Span<DropReason?> outcomes, int budget = 64)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(budget, 1);
+        if (outcomes.Length < Math.Min(frames.Length, budget))
+        {
+            throw new ArgumentException($"{Math.Min(frames.Length, budget)} frames are taken but only {outcomes.Length} outcomes fit.", nameof(outcomes));
+        }
+        return ReceiveBatch(frames, outcomes, budget);
+    }
+
+    /// <summary>The batch receive; <paramref name="results"/> is empty when the caller does not want the outcomes.</summary>
+    private int ReceiveBatch(ReadOnlySpan<SkBuff> frames, Span<DropReason?> results, int budget)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(budget, 1);
         var taken = frames[..Math.Min(frames.Length, budget)];
+        var wantResults = !results.IsEmpty;
         var badQueue = -1;
         var link = _link;
         var up = link is not null && Volatile.Read(ref _up);
@@ -431,8 +455,13 @@ public abstract class NetDevice : ILinkEvents
             var queueIndex = taken[start].QueueIndex;
             if ((uint)queueIndex >= (uint)_queues.Length || !up)
             {
-                badQueue = (uint)queueIndex >= (uint)_queues.Length && badQueue < 0 ? queueIndex : badQueue;
-                taken[start].Drop((uint)queueIndex >= (uint)_queues.Length ? DropReason.NotSpecified : DropReason.DeviceDown);
+                var reason = (uint)queueIndex >= (uint)_queues.Length ? DropReason.NotSpecified : DropReason.DeviceDown;
+                badQueue = reason == DropReason.NotSpecified && badQueue < 0 ? queueIndex : badQueue;
+                taken[start].Drop(reason);
+                if (wantResults)
+                {
+                    results[start] = reason;
+                }
                 start++;
                 continue;
             }
@@ -456,6 +485,10 @@ public abstract class NetDevice : ILinkEvents
                 {
                     queue.CountRx(skb.Length);
                     skb.Consume();
+                }
+                if (wantResults)
+                {
+                    results[start + i] = outcomes[i];
                 }
             }
             start = end;

@@ -33,8 +33,8 @@ public sealed class PairDriverTests
         long bytesToB = toB.Sum(f => f.Length), bytesToA = toA.Sum(f => f.Length);
         Assert.Equal(new DeviceStats(30, bytesToB, 5, bytesToA, 0, 0, 0, 0), pair.A.GetStats());
         Assert.Equal(new DeviceStats(5, bytesToA, 30, bytesToB, 0, 0, 0, 0), pair.B.GetStats());
-        // The pair implements no Open: only what it implements is ever called.
-        Assert.Equal(["StartXmit(q0) Ok ×30"], calls.FoldedSummary());
+        // The pair implements no Open: only what it implements is ever called (Init makes its per-queue batches).
+        Assert.Equal(["Init", "StartXmit(q0) Ok ×30"], calls.FoldedSummary());
         pair.AssertClean();
     }
 
@@ -143,6 +143,65 @@ public sealed class PairDriverTests
         Assert.Equal((1, (long)length), (pair.A.GetStats().TxPackets, pair.A.GetStats().TxBytes));
         Assert.Equal((1, (long)length), (pair.B.GetStats().RxPackets, pair.B.GetStats().RxBytes));
         pair.AssertClean();
+    }
+
+    [Fact]
+    public void FramesTheHostSaysMoreFollowAreHeldThenCrossTogetherInOrder()
+    {
+        using var pair = TestPair.Create();
+        var frames = Enumerable.Range(0, 4).Select(i => TestFrames.Numbered(i)).ToList();
+        var queue = pair.A.Queues[0];
+        var heldBeforeTheLast = -1;
+
+        // As a host's loop hands over a batch it read in one go: all but the last say another follows.
+        pair.LinkA.RunOnQueue(0, () =>
+        {
+            for (var i = 0; i < frames.Count; i++)
+            {
+                if (i == frames.Count - 1)
+                {
+                    heldBeforeTheLast = pair.LinkB.Received.Count;
+                }
+                var skb = queue.TxPool.Rent();
+                frames[i].CopyTo(skb.Put(frames[i].Length));
+                queue.Transmit(skb, more: i < frames.Count - 1);
+            }
+        });
+
+        Assert.Equal(0, heldBeforeTheLast);
+        Assert.Equal(frames, pair.LinkB.Received.Select(f => f.Data));
+        Assert.Equal(4, pair.A.GetStats().TxPackets);
+        Assert.Equal(4, pair.B.GetStats().RxPackets);
+        pair.AssertClean();
+    }
+
+    [Fact]
+    public void HeldFramesThePeerCannotTakeAreDroppedOnTheSenderAndNotCounted()
+    {
+        using var pair = TestPair.Create();
+        var queue = pair.A.Queues[0];
+        pair.LinkA.RunOnQueue(0, () =>
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                var skb = queue.TxPool.Rent();
+                TestFrames.Numbered(i).CopyTo(skb.Put(TestFrames.Numbered(i).Length));
+                queue.Transmit(skb, more: true);
+                if (i == 1)
+                {
+                    // The peer goes down in the middle of the batch; the batch crosses after that.
+                    pair.LinkB.IpLinkSetDown();
+                }
+            }
+            var last = queue.TxPool.Rent();
+            last.Put(60);
+            queue.Transmit(last, more: false);
+        });
+
+        Assert.Empty(pair.LinkB.Received);
+        Assert.Equal(0, pair.A.GetStats().TxPackets);
+        Assert.Equal(4, queue.TxPool.DropCount(DropReason.DeviceDown));
+        Assert.Equal(0, queue.TxPool.Outstanding);
     }
 
     [Fact]

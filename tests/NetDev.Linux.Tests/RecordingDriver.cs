@@ -88,8 +88,12 @@ public sealed class RecordingDriver : IDeviceOperations<RecordingDriver>, IDispo
         device.WakeQueue(queue);
     }
 
+    /// <summary>What <see cref="DeviceQueue.XmitMore"/> said for each frame, in the order of <see cref="Frames"/>.</summary>
+    public ConcurrentQueue<bool> XmitMore { get; } = new();
+
     public TxResult StartXmit(NetDevice<RecordingDriver> device, SkBuff skb)
     {
+        XmitMore.Enqueue(device.Queues[skb.QueueIndex].XmitMore);
         Frames.Enqueue(skb.Data.ToArray());
         FrameQueues.Enqueue(skb.QueueIndex);
         device.CountTx(skb);

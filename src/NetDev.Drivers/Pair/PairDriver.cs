@@ -15,15 +15,26 @@ namespace NetDev.Drivers.Pair;
 /// thread end to end and the peer's receive counters of a queue have one writer.</para>
 /// <para>As in veth, a frame sent while the peer is down is dropped and counted as a transmit drop
 /// (<see cref="DropReason.DeviceDown"/>) on the sending end.</para>
+/// <para>Frames cross in batches: while the host says another frame follows at once
+/// (<see cref="DeviceQueue.XmitMore"/>) the frame is held, and the batch goes to the peer with one
+/// <see cref="NetDevice.NetifReceiveBatch(ReadOnlySpan{SkBuff}, Span{DropReason?}, int)"/> — on Linux one
+/// system call for the batch rather than one per frame. A frame is never held past the end of its host's
+/// batch.</para>
 /// <para><b>Invariants.</b> <c>_peer</c> is set once, before either device is registered, and never
-/// changes; both ends of a pair point at each other.</para>
+/// changes; both ends of a pair point at each other. <c>_batches[q]</c> is touched only by transmit queue
+/// <c>q</c>'s thread, or by <see cref="Stop"/> once the queues are disabled; the frames it holds are live
+/// and owned by the driver.</para>
 /// </remarks>
 public sealed class PairDriver : IDeviceOperations<PairDriver>, IDriverInfo, IEthtoolOperations<PairDriver>
 {
     /// <summary>The name template of the first end.</summary>
     public const string DefaultNameTemplate = "pair%d";
 
+    /// <summary>Most frames handed to the peer in one batch: a NAPI budget.</summary>
+    private const int MaxBatch = 64;
+
     private NetDevice<PairDriver>? _peer;
+    private PendingBatch[] _batches = [];
 
     /// <inheritdoc/>
     public string DriverName => "pair";
@@ -81,23 +92,82 @@ public sealed class PairDriver : IDeviceOperations<PairDriver>, IDriverInfo, IEt
         device.MaxMtu = 0;
     }
 
-    /// <summary>Hands the frame to the peer's system, or drops it if the peer is down (<c>veth_xmit</c>).</summary>
+    /// <summary>Makes one pending batch per transmit queue.</summary>
+    public void Init(NetDevice<PairDriver> device)
+    {
+        var batches = new PendingBatch[device.TxQueueCount];
+        for (var i = 0; i < batches.Length; i++)
+        {
+            batches[i] = new PendingBatch();
+        }
+        _batches = batches;
+    }
+
+    /// <summary>
+    /// Hands the frame to the peer's system, or drops it if the peer is down (<c>veth_xmit</c>); while more
+    /// frames follow at once, holds it to hand over with them.
+    /// </summary>
     public TxResult StartXmit(NetDevice<PairDriver> device, SkBuff skb)
     {
         var peer = _peer;
-        if (peer is null || !peer.IsUp)
+        if (peer is null)
         {
             skb.Drop(DropReason.DeviceDown);
             return TxResult.Ok;
         }
         var queue = skb.QueueIndex;
-        var length = skb.Length;
+        var batch = _batches[queue];
         skb.QueueIndex = queue % peer.RxQueueCount;
-        if (peer.NetifRx(skb))
+        batch.Lengths[batch.Count] = skb.Length;
+        batch.Frames[batch.Count++] = skb;
+        if (batch.Count < MaxBatch && device.Queues[queue].XmitMore)
         {
-            device.Queues[queue].CountTx(length);
+            return TxResult.Ok;
         }
+        HandOver(device, peer, queue, batch);
         return TxResult.Ok;
+    }
+
+    /// <summary>Hands over what a queue still holds (its host stopped the queue between two frames of a batch).</summary>
+    public void Stop(NetDevice<PairDriver> device)
+    {
+        if (_peer is not { } peer)
+        {
+            return;
+        }
+        for (var queue = 0; queue < _batches.Length; queue++)
+        {
+            if (_batches[queue].Count > 0)
+            {
+                HandOver(device, peer, queue, _batches[queue]);
+            }
+        }
+    }
+
+    /// <summary>The peer takes the batch (a down peer drops it, as <see cref="DropReason.DeviceDown"/>); what it took counts as transmitted.</summary>
+    private static void HandOver(NetDevice<PairDriver> device, NetDevice<PairDriver> peer, int queue, PendingBatch batch)
+    {
+        var frames = batch.Frames.AsSpan(0, batch.Count);
+        peer.NetifReceiveBatch(frames, batch.Outcomes, MaxBatch);
+        var counters = device.Queues[queue];
+        for (var i = 0; i < frames.Length; i++)
+        {
+            if (batch.Outcomes[i] is null)
+            {
+                counters.CountTx(batch.Lengths[i]);
+            }
+        }
+        frames.Clear();
+        batch.Count = 0;
+    }
+
+    /// <summary>Frames of one transmit queue held until the host's batch ends.</summary>
+    private sealed class PendingBatch
+    {
+        public readonly SkBuff[] Frames = new SkBuff[MaxBatch];
+        public readonly int[] Lengths = new int[MaxBatch];
+        public readonly DropReason?[] Outcomes = new DropReason?[MaxBatch];
+        public int Count;
     }
 
     /// <summary>The peer's name and index, as <c>ethtool -S</c> on a veth shows <c>peer_ifindex</c>.</summary>

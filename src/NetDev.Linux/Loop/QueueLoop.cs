@@ -39,6 +39,10 @@ internal sealed class QueueLoop : IDisposable
     private readonly Queue<ControlRequest> _requests = new();
     private Thread? _thread;
     private volatile bool _stopping;
+    // Poll mode reads one frame ahead, so the driver learns whether another follows (XmitMore). The frame
+    // read ahead waits here while the queue does not take frames; only the loop's thread touches it.
+    private SkBuff _held;
+    private bool _holding;
     private bool _ended;
 
     /// <summary>A loop for <paramref name="queue"/>; with a <paramref name="reader"/> it reads through io_uring and owns the reader, without one it polls.</summary>
@@ -163,7 +167,8 @@ internal sealed class QueueLoop : IDisposable
                 }
                 _queue.CheckWatchdog();
                 _queue.RetryPending();
-                var reading = tapUsable && _queue.IsAcceptingFrames;
+                HandOnHeld();
+                var reading = tapUsable && !_holding && _queue.IsAcceptingFrames;
                 var timeout = PollTimeout();
                 fds[0] = new Interop.PollFd { Fd = tapFd, Events = reading ? Interop.POLLIN : (short)0 };
                 fds[1] = new Interop.PollFd { Fd = wakeFd, Events = Interop.POLLIN };
@@ -188,7 +193,15 @@ internal sealed class QueueLoop : IDisposable
                 }
                 if (reading && (fds[0].ReturnedEvents & Interop.POLLIN) != 0)
                 {
-                    tapUsable = ReadBatch(tapFd, pool, ref spare, ref hasSpare);
+                    try
+                    {
+                        tapUsable = ReadBatch(tapFd, pool, ref spare, ref hasSpare);
+                    }
+                    finally
+                    {
+                        // The batch's last frame goes as soon as the batch ends, not after the next wait.
+                        HandOnHeld();
+                    }
                 }
             }
         }
@@ -198,6 +211,24 @@ internal sealed class QueueLoop : IDisposable
             {
                 pool.Return(spare);
             }
+            if (_holding)
+            {
+                _holding = false;
+                _held.Drop(DropReason.DeviceDown);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Hands the frame read ahead to the queue, as the last of its batch, once the queue takes frames
+    /// again; a disabled queue (device down) drops it itself.
+    /// </summary>
+    private void HandOnHeld()
+    {
+        if (_holding && !_queue.IsStopped && !_queue.HasPendingFrame)
+        {
+            _holding = false;
+            _queue.Transmit(_held, more: false);
         }
     }
 
@@ -225,7 +256,8 @@ internal sealed class QueueLoop : IDisposable
                 // being parked and dropped; a disabled queue (device down) drops them itself, as frames read late.
                 while (reader.HasReadyFrame && !_queue.IsStopped && !_queue.HasPendingFrame)
                 {
-                    _queue.Transmit(reader.TakeReadyFrame());
+                    var frame = reader.TakeReadyFrame();
+                    _queue.Transmit(frame, more: reader.HasReadyFrame);
                 }
                 if (tapUsable && _queue.IsAcceptingFrames)
                 {
@@ -268,7 +300,10 @@ internal sealed class QueueLoop : IDisposable
         return timeout;
     }
 
-    /// <summary>Reads up to <see cref="Budget"/> frames; returns false when the queue's descriptor failed for good.</summary>
+    /// <summary>
+    /// Reads up to <see cref="Budget"/> frames, each handed to the queue once the next one is read (or the
+    /// batch ends, in <see cref="HandOnHeld"/>); returns false when the queue's descriptor failed for good.
+    /// </summary>
     private unsafe bool ReadBatch(int tapFd, SkBuffPool pool, ref SkBuff spare, ref bool hasSpare)
     {
         var header = stackalloc byte[Tap.VirtioNetHeader.Length];
@@ -329,7 +364,13 @@ internal sealed class QueueLoop : IDisposable
             {
                 frame.Protocol = BinaryPrimitives.ReadUInt16BigEndian(frame.Data[12..]);
             }
-            _queue.Transmit(frame);
+            if (_holding)
+            {
+                // The frame read before this one goes now, with the news that another follows.
+                _queue.Transmit(_held, more: true);
+            }
+            _held = frame;
+            _holding = true;
         }
         return true;
     }

@@ -8,7 +8,7 @@ namespace NetDev.Hosting;
 /// <remarks>
 /// The whole contract is this interface, <see cref="IHostLink"/> and <see cref="ILinkEvents"/>, plus the
 /// host-facing members of <see cref="DeviceQueue"/>: a host reads frames the system sends on the device
-/// and hands each to <see cref="DeviceQueue.Transmit"/> on that queue's own thread, and reports
+/// and hands each to <see cref="DeviceQueue.Transmit(SkBuff, bool)"/> on that queue's own thread, and reports
 /// administrative up/down changes to <see cref="ILinkEvents"/>.
 /// </remarks>
 public interface INetDeviceHost

@@ -178,7 +178,7 @@ public sealed class FakeLink : IHostLink
 
     /// <summary>
     /// Plays the system sending a frame on the device: rents it from the queue's pool, fills it and hands
-    /// it to <see cref="DeviceQueue.Transmit"/>, as a host's queue loop does. Returns the handle so the test
+    /// it to <see cref="DeviceQueue.Transmit(SkBuff)"/>, as a host's queue loop does. Returns the handle so the test
     /// can recognise the frame later.
     /// </summary>
     public SkBuff SendFrame(int queue, ReadOnlySpan<byte> payload)
