@@ -80,14 +80,18 @@ internal sealed class KernelTxQueue(int capacity)
         }
     }
 
-    /// <summary>Takes the oldest frame into an SkBuff rented from <paramref name="pool"/>, if there is one.</summary>
-    public bool TryDequeue(SkBuffPool pool, out SkBuff skb)
+    /// <summary>
+    /// Takes the oldest frame into an SkBuff rented from <paramref name="pool"/>, if there is one;
+    /// <paramref name="more"/> says whether another frame waits behind it.
+    /// </summary>
+    public bool TryDequeue(SkBuffPool pool, out SkBuff skb, out bool more)
     {
         lock (_lock)
         {
             if (_count == 0)
             {
                 skb = default;
+                more = false;
                 return false;
             }
             ref var slot = ref _ring[_head];
@@ -101,6 +105,7 @@ internal sealed class KernelTxQueue(int capacity)
             _head = (_head + 1) % _ring.Length;
             _count--;
             _dispatched++;
+            more = _count > 0;
             return true;
         }
     }

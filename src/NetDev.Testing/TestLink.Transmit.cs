@@ -192,10 +192,11 @@ public sealed partial class TestLink
         {
             queue.RetryPending();
         }
-        while (queue.IsAcceptingFrames && state.Kernel.TryDequeue(queue.TxPool, out var skb))
+        // As the Linux host's loop, the driver learns whether another frame follows (XmitMore).
+        while (queue.IsAcceptingFrames && state.Kernel.TryDequeue(queue.TxPool, out var skb, out var more))
         {
             Interlocked.Increment(ref state.HandedToDriver);
-            queue.Transmit(skb);
+            queue.Transmit(skb, more);
         }
         if (queue.HasPendingFrame && !queue.IsStopped)
         {

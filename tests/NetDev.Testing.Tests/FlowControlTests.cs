@@ -57,6 +57,35 @@ public sealed class FlowControlTests
     }
 
     [Fact]
+    public void FramesThatWaitedTogetherAreHandedOverSayingWhetherAnotherFollows()
+    {
+        var host = new TestHost();
+        var more = new List<bool>();
+        var driver = new ScriptedDriver();
+        driver.OnStartXmit = (device, skb) =>
+        {
+            more.Add(device.Queues[0].XmitMore);
+            device.CountTx(skb);
+            skb.Consume();
+            return TxResult.Ok;
+        };
+        using var registration = new Registration<ScriptedDriver>(host, 1, 1, driver);
+        var link = host.Register(registration);
+        registration.Device.BringUp();
+
+        link.InjectTransmit(Frames.Numbered(1)[0]);
+        registration.Device.StopQueue(0);
+        foreach (var frame in Frames.Numbered(4))
+        {
+            link.InjectTransmit(frame);
+        }
+        registration.Device.WakeQueue(0);
+
+        // Alone, the first frame says none follows; the four that waited are handed over as one batch.
+        Assert.Equal([false, true, true, true, false], more);
+    }
+
+    [Fact]
     public void TheKernelQueueHoldsTxQueueLengthFramesAndCountsTheRestAsItsOwnDrops()
     {
         var host = new TestHost();
