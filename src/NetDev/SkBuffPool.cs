@@ -106,6 +106,29 @@ public sealed class SkBuffPool
         }
     }
 
+    /// <summary>
+    /// Allocates buffers of <see cref="BufferSize"/> bytes until the pool has at least <paramref name="count"/>,
+    /// so a driver that holds many frames at once (a batch, a transmit ring) reaches its working size
+    /// before traffic rather than growing on the packet path. From any thread.
+    /// </summary>
+    public void Reserve(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        while (Allocated < count)
+        {
+            var (slot, _) = Allocate(BufferSize);
+            lock (_returned)
+            {
+                _returned.Push(slot);
+                _returnedCount = _returned.Count;
+            }
+        }
+        if (IsOwnerThread)
+        {
+            _free.EnsureCapacity(Allocated);
+        }
+    }
+
     /// <summary>Makes the calling thread the pool's owner: its rentals and releases take no lock.</summary>
     public void BindToCurrentThread() => Volatile.Write(ref _ownerThreadId, Environment.CurrentManagedThreadId);
 

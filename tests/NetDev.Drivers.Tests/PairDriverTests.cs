@@ -33,8 +33,8 @@ public sealed class PairDriverTests
         long bytesToB = toB.Sum(f => f.Length), bytesToA = toA.Sum(f => f.Length);
         Assert.Equal(new DeviceStats(30, bytesToB, 5, bytesToA, 0, 0, 0, 0), pair.A.GetStats());
         Assert.Equal(new DeviceStats(5, bytesToA, 30, bytesToB, 0, 0, 0, 0), pair.B.GetStats());
-        // The pair implements no Open: only what it implements is ever called (Init makes its per-queue batches).
-        Assert.Equal(["Init", "StartXmit(q0) Ok ×30"], calls.FoldedSummary());
+        // Only what the pair implements is ever called: Init makes its per-queue batches, Open sizes the pools for them.
+        Assert.Equal(["Init", "Open", "StartXmit(q0) Ok ×30"], calls.FoldedSummary());
         pair.AssertClean();
     }
 

@@ -104,6 +104,18 @@ public sealed class PairDriver : IDeviceOperations<PairDriver>, IDriverInfo, IEt
     }
 
     /// <summary>
+    /// Gives each transmit queue's pool the buffers a full batch holds, plus the frame its host reads
+    /// ahead and one to spare, so forwarding never grows a pool once traffic flows.
+    /// </summary>
+    public void Open(NetDevice<PairDriver> device)
+    {
+        foreach (var queue in device.Queues)
+        {
+            queue.TxPool.Reserve(MaxBatch + 2);
+        }
+    }
+
+    /// <summary>
     /// Hands the frame to the peer's system, or drops it if the peer is down (<c>veth_xmit</c>); while more
     /// frames follow at once, holds it to hand over with them.
     /// </summary>

@@ -292,4 +292,39 @@ public sealed class SkBuffPoolTests
             throw new InvalidOperationException("The other thread failed.", failure);
         }
     }
+
+    [Fact]
+    public void ReserveReachesTheWorkingSizeSoRentingThatManyAllocatesNothing()
+    {
+        var pool = new SkBuffPool(name: "reserve");
+        // Reserved from another thread (a driver's Open runs on the control thread), used on the owner's.
+        var reserver = new Thread(() => pool.Reserve(40));
+        reserver.Start();
+        reserver.Join();
+        Assert.Equal(40, pool.Allocated);
+        pool.Reserve(10);
+        Assert.Equal(40, pool.Allocated);
+
+        pool.BindToCurrentThread();
+        var frames = new SkBuff[40];
+        // The first round moves the reserved buffers to the owner's side; the second is the steady state.
+        for (var round = 0; round < 2; round++)
+        {
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < frames.Length; i++)
+            {
+                frames[i] = pool.Rent();
+            }
+            foreach (var frame in frames)
+            {
+                frame.Consume();
+            }
+            if (round == 1)
+            {
+                Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+            }
+        }
+        Assert.Equal(40, pool.Allocated);
+        Assert.Throws<ArgumentOutOfRangeException>(() => pool.Reserve(-1));
+    }
 }
