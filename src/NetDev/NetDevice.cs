@@ -431,7 +431,6 @@ public abstract class NetDevice : ILinkEvents
     /// <exception cref="ArgumentException"><paramref name="outcomes"/> is shorter than the frames taken; nothing is taken.</exception>
     public int NetifReceiveBatch(ReadOnlySpan<SkBuff> frames, Span<DropReason?> outcomes, int budget = 64)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(budget, 1);
         if (outcomes.Length < Math.Min(frames.Length, budget))
         {
             throw new ArgumentException($"{Math.Min(frames.Length, budget)} frames are taken but only {outcomes.Length} outcomes fit.", nameof(outcomes));
@@ -453,10 +452,14 @@ public abstract class NetDevice : ILinkEvents
         while (start < taken.Length)
         {
             var queueIndex = taken[start].QueueIndex;
-            if ((uint)queueIndex >= (uint)_queues.Length || !up)
+            var noSuchQueue = (uint)queueIndex >= (uint)_queues.Length;
+            if (noSuchQueue || !up)
             {
-                var reason = (uint)queueIndex >= (uint)_queues.Length ? DropReason.NotSpecified : DropReason.DeviceDown;
-                badQueue = reason == DropReason.NotSpecified && badQueue < 0 ? queueIndex : badQueue;
+                if (noSuchQueue && badQueue < 0)
+                {
+                    badQueue = queueIndex;
+                }
+                var reason = noSuchQueue ? DropReason.NotSpecified : DropReason.DeviceDown;
                 taken[start].Drop(reason);
                 if (wantResults)
                 {

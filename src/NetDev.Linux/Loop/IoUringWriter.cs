@@ -105,27 +105,19 @@ internal sealed unsafe class IoUringWriter
     }
 
     /// <summary>
-    /// Writes each of <paramref name="frames"/> to <paramref name="tapFd"/> as one frame, in order, with a
-    /// virtio_net_hdr before each when <paramref name="virtioNetHeader"/>; stores 0 or the errno of each
-    /// write at the same index of <paramref name="errors"/>.
+    /// Writes each of <paramref name="frames"/> (at most <see cref="MaxBatch"/>) to <paramref name="tapFd"/>
+    /// as one frame, in order, with a virtio_net_hdr before each when <paramref name="virtioNetHeader"/>;
+    /// stores 0 or the errno of each write at the same index of <paramref name="errors"/>.
     /// </summary>
     internal void Write(int tapFd, ReadOnlySpan<SkBuff> frames, bool virtioNetHeader, Span<int> errors)
     {
-        for (var start = 0; start < frames.Length; start += MaxBatch)
-        {
-            var count = Math.Min(MaxBatch, frames.Length - start);
-            WriteChunk(tapFd, frames.Slice(start, count), virtioNetHeader, errors.Slice(start, count));
-        }
-    }
-
-    private void WriteChunk(int tapFd, ReadOnlySpan<SkBuff> frames, bool virtioNetHeader, Span<int> errors)
-    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(frames.Length, MaxBatch);
         for (var i = 0; i < frames.Length; i++)
         {
             var entry = _ring.NextEntry();
             if (entry is null)
             {
-                // Every earlier batch was reaped whole, and a chunk fits the ring.
+                // Every earlier batch was reaped whole, and a batch fits the ring.
                 throw new InvalidOperationException("The io_uring submission ring is full.");
             }
             var frame = frames[i];
