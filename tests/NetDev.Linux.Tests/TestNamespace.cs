@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 
 namespace NetDev.Linux.Tests;
@@ -41,35 +40,4 @@ public sealed class TestNamespace : IDisposable
     public string Ip(string arguments) => Shell.Run("ip", $"-n {Name} {arguments}");
 
     public void Dispose() => Shell.TryRun("ip", $"netns del {Name}");
-}
-
-public static class Shell
-{
-    public static string Run(string file, string arguments)
-    {
-        var (code, output, error) = TryRun(file, arguments);
-        if (code != 0)
-        {
-            throw new InvalidOperationException($"{file} {arguments} exited {code}: {error.Trim()}");
-        }
-        return output;
-    }
-
-    public static (int Code, string Output, string Error) TryRun(string file, string arguments)
-    {
-        using var process = Process.Start(new ProcessStartInfo(file, arguments)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        })!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromSeconds(30)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{file} {arguments} did not finish in 30 s");
-        }
-        return (process.ExitCode, output.Result, error.Result);
-    }
 }

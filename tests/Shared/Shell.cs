@@ -1,9 +1,16 @@
+// Shared by the test projects that run system commands (ip, sysctl) around the kernel tests; linked into each.
+global using NetDev.TestSupport;
+
 using System.Diagnostics;
 
-namespace NetDev.Drivers.Tests.Infrastructure;
+namespace NetDev.TestSupport;
 
+/// <summary>Runs short-lived system commands with a bound on how long they may take.</summary>
 public static class Shell
 {
+    private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(60);
+
+    /// <summary>Runs the command and returns what it wrote; throws with everything it said unless it exited 0.</summary>
     public static string Run(string file, string arguments)
     {
         var (code, output, error) = TryRun(file, arguments);
@@ -14,6 +21,7 @@ public static class Shell
         return output;
     }
 
+    /// <summary>Runs the command and returns its exit code and output, whatever the code.</summary>
     public static (int Code, string Output, string Error) TryRun(string file, string arguments)
     {
         using var process = Process.Start(new ProcessStartInfo(file, arguments)
@@ -24,28 +32,11 @@ public static class Shell
         })!;
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromSeconds(60)))
+        if (!process.WaitForExit(CommandTimeout))
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{file} {arguments} did not finish in 60 s");
+            throw new TimeoutException($"{file} {arguments} did not finish in {CommandTimeout.TotalSeconds} s");
         }
         return (process.ExitCode, output.Result, error.Result);
-    }
-}
-
-public static class Wait
-{
-    /// <summary>Waits until <paramref name="condition"/> holds; fails the test if it never does within a generous bound.</summary>
-    public static void Until(Func<bool> condition, string what, int seconds = 30)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(seconds);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail($"Gave up waiting for: {what}");
-            }
-            Thread.Sleep(20);
-        }
     }
 }
