@@ -3,7 +3,7 @@ namespace NetDev.Testing;
 /// <summary>What became of a frame <see cref="TestLink.InjectTransmit(int, ReadOnlySpan{byte})"/> sent.</summary>
 public enum InjectResult
 {
-    /// <summary>It was handed to the device's queue (<see cref="DeviceQueue.Transmit(SkBuff)"/>) before the call returned.</summary>
+    /// <summary>It was handed to the device's queue (taken from the kernel queue for the driver's <c>StartXmit</c>) before the call returned.</summary>
     Dispatched,
 
     /// <summary>

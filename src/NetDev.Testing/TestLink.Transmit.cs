@@ -1,15 +1,13 @@
+using NetDev.Hosting;
+
 namespace NetDev.Testing;
 
 // The transmit side: the system sends frames on the interface, they wait in the kernel queue while the
-// device's queue does not accept them, and are handed to the device's queue when it does.
+// device's queue does not accept them, and the framework's transmit engine takes them when it does.
 public sealed partial class TestLink
 {
-    // How many queues (of any link) this thread is serving right now, one inside the other.
-    [ThreadStatic]
-    private static int t_servingDepth;
-
     /// <summary>Whether this thread is serving a queue (a wire's loop guard asks).</summary>
-    internal static bool IsServingOnThisThread => t_servingDepth > 0;
+    internal static bool IsServingOnThisThread => TestTransmitSource.IsServingOnThisThread;
 
     /// <summary>As <see cref="InjectTransmit(int, ReadOnlySpan{byte})"/> on queue 0.</summary>
     public InjectResult InjectTransmit(ReadOnlySpan<byte> frame) => InjectTransmit(0, frame);
@@ -17,9 +15,8 @@ public sealed partial class TestLink
     /// <summary>
     /// Sends <paramref name="frame"/> on the interface as the kernel would (a packet socket's
     /// <c>sendto</c>): it enters the kernel's transmit queue for <paramref name="queue"/> and, if the
-    /// device's queue accepts frames (<see cref="DeviceQueue.IsAcceptingFrames"/>), is copied into an SkBuff
-    /// from the queue's <see cref="DeviceQueue.TxPool"/> and handed to <see cref="DeviceQueue.Transmit(SkBuff)"/>,
-    /// which calls the driver's <c>StartXmit</c>. Otherwise it waits, up to <see cref="TxQueueLength"/>
+    /// device's queue accepts frames, is copied into an SkBuff from the queue's <see cref="DeviceQueue.TxPool"/>
+    /// and handed to the driver's <c>StartXmit</c>. Otherwise it waits, up to <see cref="TxQueueLength"/>
     /// frames; beyond that it is dropped and counted as the kernel would (<see cref="KernelQueueStats.Dropped"/>).
     /// </summary>
     /// <param name="queue">The queue the kernel chose for the frame.</param>
@@ -49,12 +46,12 @@ public sealed partial class TestLink
                 state.Kernel.CountDrop();
                 return InjectResult.Dropped;
             }
-            if (!state.Kernel.TryEnqueue(frame, state.Queue.IsAcceptingFrames, watch: true, out ticket))
+            if (!state.Kernel.TryEnqueue(frame, state.Queue!.IsAcceptingFrames, watch: true, out ticket))
             {
                 return InjectResult.Dropped;
             }
         }
-        RequestServe(state);
+        state.Source.FramesArrived();
         return state.Kernel.EndWatch(ticket);
     }
 
@@ -67,12 +64,27 @@ public sealed partial class TestLink
     {
         foreach (var state in _queues)
         {
-            PumpQueue(state);
+            state.Queue?.Engine.Pump();
         }
     }
 
     /// <summary>As <see cref="Pump()"/>, for queue <paramref name="queue"/> only.</summary>
-    public void Pump(int queue) => PumpQueue(StateOf(queue));
+    public void Pump(int queue) => StateOf(queue).Queue!.Engine.Pump();
+
+    /// <summary>
+    /// Runs <paramref name="action"/> where queue <paramref name="queue"/>'s frames are handed to the driver
+    /// (its thread in threaded mode, under its gate otherwise) and waits for it; inline before the link is started.
+    /// </summary>
+    public void RunOnQueue(int queue, Action action)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        if (!IsStarted)
+        {
+            action();
+            return;
+        }
+        StateOf(queue).Queue!.Engine.Run(action);
+    }
 
     /// <summary>The counters of the kernel's transmit queue in front of device queue <paramref name="queue"/>.</summary>
     public KernelQueueStats GetKernelQueueStats(int queue) => StateOf(queue).Kernel.Snapshot();
@@ -81,10 +93,26 @@ public sealed partial class TestLink
     public long KernelTxDropped => _queues.Sum(state => state.Kernel.Snapshot().Dropped);
 
     /// <summary>How many frames were handed to device queue <paramref name="queue"/> (retries of a refused frame not counted again).</summary>
-    public long FramesHandedToDriver(int queue) => Interlocked.Read(ref StateOf(queue).HandedToDriver);
+    public long FramesHandedToDriver(int queue) => StateOf(queue).Source.HandedToDriver;
 
     /// <summary>How many frames were handed to the device, all queues together.</summary>
-    public long TotalFramesHandedToDriver => _queues.Sum(state => Interlocked.Read(ref state.HandedToDriver));
+    public long TotalFramesHandedToDriver => _queues.Sum(state => state.Source.HandedToDriver);
+
+    /// <inheritdoc/>
+    public ITransmitSource OpenTransmitSource(int queue)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)queue, (uint)_queues.Length, nameof(queue));
+        lock (_control)
+        {
+            ObjectDisposedException.ThrowIf(_removed, this);
+            var kernel = new KernelTxQueue(_txQueueLength);
+            TestTransmitSource source = Host.Options.Threaded
+                ? new TestTransmitSource.Threaded(this, kernel)
+                : new TestTransmitSource.Inline(this, kernel);
+            _queues[queue] = new QueueState(kernel, source);
+            return source;
+        }
+    }
 
     /// <summary>Puts a frame the system sends into queue <paramref name="queue"/>'s kernel queue and serves it (a wire's forwarding).</summary>
     internal bool EnqueueFromSystem(int queue, ReadOnlySpan<byte> frame)
@@ -101,128 +129,21 @@ public sealed partial class TestLink
                 state.Kernel.CountDrop();
                 return false;
             }
-            if (!state.Kernel.TryEnqueue(frame, state.Queue.IsAcceptingFrames, watch: false, out _))
+            if (!state.Kernel.TryEnqueue(frame, state.Queue!.IsAcceptingFrames, watch: false, out _))
             {
                 return false;
             }
         }
-        RequestServe(state);
+        state.Source.FramesArrived();
         return true;
     }
 
-    private void PumpQueue(QueueState state)
+    /// <summary>The host's state for one device queue: the kernel queue in front of it and the source the engine reads.</summary>
+    /// <remarks><b>Invariants.</b> Made by <see cref="OpenTransmitSource"/>; <c>Queue</c> is set once by <see cref="Start"/>.</remarks>
+    private sealed class QueueState(KernelTxQueue kernel, TestTransmitSource source)
     {
-        Volatile.Write(ref state.RetryRequested, 1);
-        if (state.Worker is { } worker)
-        {
-            worker.Run(() => Serve(state));
-            return;
-        }
-        Serve(state);
-    }
-
-    private void RequestServe(QueueState state, bool retry = false)
-    {
-        if (retry)
-        {
-            Volatile.Write(ref state.RetryRequested, 1);
-        }
-        if (state.Worker is { } worker)
-        {
-            worker.RequestServe();
-            return;
-        }
-        Serve(state);
-    }
-
-    /// <summary>
-    /// Serves the queue on this thread unless another thread (or an outer call on this one) is serving it;
-    /// then that one serves again before it stops, so no request is lost and the driver's
-    /// <c>StartXmit</c> is never entered twice for one queue.
-    /// </summary>
-    private void Serve(QueueState state)
-    {
-        Volatile.Write(ref state.ServeRequested, 1);
-        while (Volatile.Read(ref state.ServeRequested) == 1)
-        {
-            if (!Monitor.TryEnter(state.Gate))
-            {
-                return;
-            }
-            try
-            {
-                if (state.Serving)
-                {
-                    return;
-                }
-                state.Serving = true;
-                if (t_servingDepth++ == 0)
-                {
-                    TestWire.BeginBurst();
-                }
-                try
-                {
-                    while (Interlocked.Exchange(ref state.ServeRequested, 0) == 1 && !_removed)
-                    {
-                        ServeOnce(state);
-                    }
-                }
-                finally
-                {
-                    t_servingDepth--;
-                    state.Serving = false;
-                }
-            }
-            finally
-            {
-                Monitor.Exit(state.Gate);
-            }
-        }
-    }
-
-    /// <summary>
-    /// One round of a queue's loop, in the Linux host's order: watchdog, retry (only when woken, due or
-    /// pumped: a frame arriving in the kernel queue does not wake a queue holding a refused frame), new frames.
-    /// </summary>
-    private void ServeOnce(QueueState state)
-    {
-        var queue = state.Queue;
-        queue.CheckWatchdog();
-        if (Interlocked.Exchange(ref state.RetryRequested, 0) == 1)
-        {
-            queue.RetryPending();
-        }
-        // As the Linux host's loop, the driver learns whether another frame follows (XmitMore).
-        while (queue.IsAcceptingFrames && state.Kernel.TryDequeue(queue.TxPool, out var skb, out var more))
-        {
-            Interlocked.Increment(ref state.HandedToDriver);
-            queue.Transmit(skb, more);
-        }
-        if (queue.HasPendingFrame && !queue.IsStopped)
-        {
-            // Busy without stopping the queue: offered again after the retry interval, on the host's clock.
-            state.RetryTimer ??= Host.Time.CreateTimer(
-                static target => ((ServeTarget)target!).Fire(), new ServeTarget(this, state), Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-            state.RetryTimer.Change(Host.Options.BusyRetryInterval, Timeout.InfiniteTimeSpan);
-        }
-        if (queue.WatchdogDelay is { } delay)
-        {
-            // The watchdog is the device's and runs on the device's clock (TestHost.Register gives it the host's).
-            state.WatchdogTimer ??= queue.Device.TimeProvider.CreateTimer(
-                static target => ((ServeTarget)target!).Fire(), new ServeTarget(this, state), Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-            state.WatchdogTimer.Change(delay, Timeout.InfiniteTimeSpan);
-        }
-    }
-
-    /// <summary>A timer's way back to its queue.</summary>
-    private sealed class ServeTarget(TestLink link, QueueState state)
-    {
-        public void Fire()
-        {
-            if (!link._removed)
-            {
-                link.RequestServe(state, retry: true);
-            }
-        }
+        public readonly KernelTxQueue Kernel = kernel;
+        public readonly TestTransmitSource Source = source;
+        public DeviceQueue? Queue;
     }
 }

@@ -17,8 +17,9 @@ namespace NetDev.Testing;
 /// still served by one thread at a time. With it, each queue has a dedicated thread, as on Linux;
 /// <see cref="Pump()"/> then waits until every queue has handed over what it could. Changes made "by
 /// others" reach the device on the calling thread, one at a time.</para>
-/// <para><b>Invariants.</b> <c>_queues</c> is set once by <see cref="Start"/>; each queue is served by one
-/// thread at a time (its gate, or its worker). The kernel's view of the interface (admin state, MTU,
+/// <para><b>Invariants.</b> <c>_queues[i]</c> is set once by <see cref="OpenTransmitSource"/>, and its device
+/// queue once by <see cref="Start"/>; each queue is served by one thread at a time (the transmit engine's
+/// gate, or its thread). The kernel's view of the interface (admin state, MTU,
 /// address, flags, carrier, txqueuelen) changes only under <c>_control</c>; while the interface is down or
 /// without carrier, the kernel queues are empty. After removal no frame moves.</para>
 /// </remarks>
@@ -27,7 +28,8 @@ public sealed partial class TestLink : IHostLink
     private readonly object _control = new();
     private readonly object _eventsLock = new();
     private readonly List<Exception> _errors = [];
-    private QueueState[] _queues = [];
+    private readonly QueueState[] _queues;
+    private volatile bool _started;
     private ILinkEvents? _events;
     private volatile bool _removed;
 
@@ -41,6 +43,7 @@ public sealed partial class TestLink : IHostLink
         _macAddress = request.MacAddress;
         _flags = DeviceFlags.Broadcast | (request.Flags & ChangeableFlags);
         _txQueueLength = request.TxQueueLength;
+        _queues = new QueueState[request.QueueCount];
     }
 
     /// <summary>The host the interface belongs to.</summary>
@@ -59,7 +62,7 @@ public sealed partial class TestLink : IHostLink
     public NetDevice? Device { get; private set; }
 
     /// <summary>Whether the device's queues were handed over (<see cref="Registration{TDriver}.Register"/> finished).</summary>
-    public bool IsStarted => _queues.Length > 0;
+    public bool IsStarted => _started;
 
     /// <summary>Whether the interface was removed (its registration disposed).</summary>
     public bool IsRemoved => _removed;
@@ -94,9 +97,8 @@ public sealed partial class TestLink : IHostLink
     }
 
     /// <inheritdoc/>
-    public void Start(IReadOnlyList<DeviceQueue> queues, ILinkEvents events)
+    public void Start(ILinkEvents events)
     {
-        ArgumentNullException.ThrowIfNull(queues);
         ArgumentNullException.ThrowIfNull(events);
         lock (_control)
         {
@@ -105,11 +107,10 @@ public sealed partial class TestLink : IHostLink
             {
                 throw new InvalidOperationException($"{Name} was started already; a link is started once.");
             }
-            if (queues.Count != QueueCount)
+            if (events is not NetDevice device || device.Queues.Count != QueueCount || _queues.Any(state => state is null))
             {
-                throw new ArgumentException($"{Name} has {QueueCount} queues but {queues.Count} device queues were given.", nameof(queues));
+                throw new InvalidOperationException($"{Name} is started by the device it was made for, after a transmit source was opened for each of its {QueueCount} queues.");
             }
-            var device = queues[0].Device;
             device.Error += (_, e) =>
             {
                 lock (_errors)
@@ -117,64 +118,13 @@ public sealed partial class TestLink : IHostLink
                     _errors.Add(e.Exception);
                 }
             };
-            var states = new QueueState[queues.Count];
-            for (var i = 0; i < states.Length; i++)
+            for (var i = 0; i < _queues.Length; i++)
             {
-                states[i] = new QueueState(queues[i], new KernelTxQueue(_txQueueLength));
-                if (Host.Options.Threaded)
-                {
-                    var state = states[i];
-                    state.Worker = new QueueWorker($"test {Name} q{i}", state.Queue.TxPool, () => Serve(state), ReportHostError);
-                }
+                _queues[i].Queue = device.Queues[i];
             }
             _events = events;
             Device = device;
-            _queues = states;
-            foreach (var state in states)
-            {
-                state.Worker?.Start();
-            }
-        }
-    }
-
-    /// <inheritdoc/>
-    public void RunOnQueue(int queue, Action action)
-    {
-        ArgumentNullException.ThrowIfNull(action);
-        var states = _queues;
-        if (states.Length == 0)
-        {
-            action();
-            return;
-        }
-        var state = states[queue];
-        if (state.Worker is { } worker)
-        {
-            worker.Run(action);
-            return;
-        }
-        lock (state.Gate)
-        {
-            action();
-        }
-        // A serve asked for while the action held the gate was left to the gate's holder: us.
-        if (Volatile.Read(ref state.ServeRequested) == 1)
-        {
-            Serve(state);
-        }
-    }
-
-    /// <inheritdoc/>
-    public void NotifyQueue(int queue)
-    {
-        var states = _queues;
-        if (states.Length == 0 || _removed)
-        {
-            return;
-        }
-        if (Host.Options.PumpOnWake || Host.Options.Threaded)
-        {
-            RequestServe(states[queue], retry: true);
+            _started = true;
         }
     }
 
@@ -194,10 +144,8 @@ public sealed partial class TestLink : IHostLink
         }
         foreach (var state in states)
         {
-            state.Worker?.Dispose();
-            state.RetryTimer?.Dispose();
-            state.WatchdogTimer?.Dispose();
-            state.Kernel.Discard();
+            // The queues' threads and timers are the device's engines' and ended before the link is removed.
+            state?.Kernel.Discard();
         }
         Wire?.Disconnect();
         Host.Remove(this);
@@ -206,14 +154,10 @@ public sealed partial class TestLink : IHostLink
     /// <inheritdoc/>
     public override string ToString() => $"{Name} (test, ifindex {IfIndex}, {(IsAdminUp ? "up" : "down")})";
 
-    // Straight from the queue's thread, as the Linux host's loops report: taking the events lock here could
-    // wait for a control thread that itself waits for this queue's thread.
-    private void ReportHostError(Exception error) => _events?.OnHostError(error);
-
     private QueueState StateOf(int queue)
     {
         var states = _queues;
-        if (states.Length == 0)
+        if (!IsStarted)
         {
             throw new InvalidOperationException($"{Name} is not started: register the device first.");
         }
@@ -222,24 +166,5 @@ public sealed partial class TestLink : IHostLink
             throw new ArgumentOutOfRangeException(nameof(queue), queue, $"{Name} has {states.Length} queues.");
         }
         return states[queue];
-    }
-
-    /// <summary>The host's state for one device queue.</summary>
-    /// <remarks><b>Invariants.</b> <c>Serving</c> and the timers' arming change only while <c>Gate</c> is held
-    /// (in threaded mode only the worker takes it). <c>ServeRequested</c> is 1 while someone asked for a
-    /// serve that has not started yet; <c>RetryRequested</c> is 1 while a wake, a retry timer or a pump
-    /// asked for the refused frame to be offered again (a new frame in the kernel queue does not).</remarks>
-    private sealed class QueueState(DeviceQueue queue, KernelTxQueue kernel)
-    {
-        public readonly DeviceQueue Queue = queue;
-        public readonly KernelTxQueue Kernel = kernel;
-        public readonly object Gate = new();
-        public bool Serving;
-        public int ServeRequested;
-        public int RetryRequested;
-        public long HandedToDriver;
-        public ITimer? RetryTimer;
-        public ITimer? WatchdogTimer;
-        public QueueWorker? Worker;
     }
 }

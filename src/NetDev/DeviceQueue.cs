@@ -1,26 +1,24 @@
+using NetDev.Transmit;
+
 namespace NetDev;
 
 /// <summary>
-/// One queue of a device: its frame pool, its counters and its flow-control state. Each queue is
-/// served by one dedicated thread of the host; everything per frame happens on that thread.
+/// One queue of a device, as its driver sees it: its frame pools, its counters and its flow-control state.
+/// Each queue is served by one dedicated thread; everything per frame happens on that thread.
 /// </summary>
 /// <remarks>
-/// <para>Drivers use <see cref="Stop"/>/<see cref="Wake"/> (<c>netif_stop_queue</c>/<c>netif_wake_queue</c>)
-/// and the <c>Count*</c> methods. Hosts use <see cref="IsAcceptingFrames"/>, <see cref="Transmit(SkBuff, bool)"/> and
-/// <see cref="RetryPending"/>.</para>
-/// <para><b>Invariants.</b> The counters and <c>_pending</c> are written only on the queue's thread
-/// (plain writes, read elsewhere as snapshots); <c>_enabled</c> changes only on the queue's thread, through
-/// <see cref="Hosting.IHostLink.RunOnQueue"/>; <c>_stopped</c> is a volatile flag any thread may set.
-/// While <c>_hasPending</c> is true the framework owns exactly one live frame in <c>_pending</c>.</para>
+/// <para>Drivers use <see cref="Stop"/>/<see cref="Wake"/> (<c>netif_stop_queue</c>/<c>netif_wake_queue</c>),
+/// <see cref="XmitMore"/> and the <c>Count*</c> methods. What hosts do — read frames, hand them over, retry,
+/// run the watchdog — is the framework's transmit engine, behind the host's <see cref="Hosting.ITransmitSource"/>.</para>
+/// <para><b>Invariants.</b> The counters are written only on the queue's thread (plain writes, read
+/// elsewhere as snapshots); <c>_stopped</c> is a volatile flag any thread may set; <c>_stoppedAt</c> and
+/// <c>_watchdogFired</c> describe the current stop.</para>
 /// </remarks>
 public sealed class DeviceQueue
 {
     private readonly NetDevice _device;
     private volatile bool _stopped;
-    private bool _enabled;
-    private bool _hasPending;
     private bool _xmitMore;
-    private SkBuff _pending;
     private long _txPackets;
     private long _txBytes;
     private long _txErrors;
@@ -38,6 +36,7 @@ public sealed class DeviceQueue
         Index = index;
         TxPool = new SkBuffPool(SkBuffPool.DefaultBufferSize, SkBuffPool.DefaultHeadroom, $"tx queue {index}");
         RxPool = new SkBuffPool(SkBuffPool.DefaultBufferSize, SkBuffPool.DefaultHeadroom, $"rx queue {index}");
+        Engine = new TransmitEngine(this, device);
     }
 
     /// <summary>The queue's index, from 0.</summary>
@@ -58,15 +57,6 @@ public sealed class DeviceQueue
 
     /// <summary>Whether the driver stopped the queue (<c>netif_queue_stopped</c>).</summary>
     public bool IsStopped => _stopped;
-
-    /// <summary>Whether the framework holds a frame the driver answered <see cref="TxResult.Busy"/> to.</summary>
-    public bool HasPendingFrame => _hasPending;
-
-    /// <summary>
-    /// Whether the host should read another frame for this queue: the device is open, the queue is not
-    /// stopped and no refused frame is waiting. While false, frames stay queued in the system.
-    /// </summary>
-    public bool IsAcceptingFrames => _enabled && !_stopped && !_hasPending;
 
     /// <summary>Frames the driver counted as transmitted.</summary>
     public long TxPackets => Volatile.Read(ref _txPackets);
@@ -99,6 +89,16 @@ public sealed class DeviceQueue
     public long RxDropped => RxPool.TotalDrops;
 
     /// <summary>
+    /// Inside <see cref="IDeviceOperations{TSelf}.StartXmit"/>, on the queue's thread: whether another frame
+    /// follows at once on this queue (<c>netdev_xmit_more()</c>). A driver that batches its own hand-off
+    /// (a doorbell, <see cref="NetDevice.NetifReceiveBatch(ReadOnlySpan{SkBuff}, Span{DropReason?}, int)"/>)
+    /// may hold the frame while this is true and must hand over what it holds when it is false. False
+    /// once the queue is stopped, so a driver that stops its queue flushes; if another thread stops the
+    /// queue between two frames, the held frames go with the next frame after <see cref="Wake"/>.
+    /// </summary>
+    public bool XmitMore => _xmitMore && !_stopped;
+
+    /// <summary>
     /// Stops the queue (<c>netif_stop_queue</c>): no <see cref="IDeviceOperations{TSelf}.StartXmit"/> for it
     /// until <see cref="Wake"/>; the system keeps the frames meanwhile.
     /// </summary>
@@ -113,9 +113,9 @@ public sealed class DeviceQueue
         _stopped = true;
         if (TxPool.IsBoundToAnotherThread)
         {
-            // Stopped from elsewhere (a completion thread): the queue's loop may be asleep with no
+            // Stopped from elsewhere (a completion thread): the queue's thread may be asleep with no
             // deadline, and must wake to arm the watchdog.
-            _device.NotifyQueue(Index);
+            Engine.Wake();
         }
     }
 
@@ -130,7 +130,7 @@ public sealed class DeviceQueue
             return;
         }
         _stopped = false;
-        _device.NotifyQueue(Index);
+        Engine.Wake();
     }
 
     /// <summary>Counts one transmitted frame of <paramref name="bytes"/> bytes. Call on the queue's thread.</summary>
@@ -156,174 +156,31 @@ public sealed class DeviceQueue
     /// <summary>Counts one receive error. Call on the queue's thread.</summary>
     public void CountRxError() => _rxErrors++;
 
-    /// <summary>
-    /// Host side: hands a frame the system transmitted on this queue to the driver. Call on the queue's
-    /// thread, only while <see cref="IsAcceptingFrames"/> or for a frame read before it changed.
-    /// Ownership of <paramref name="skb"/> passes to the framework.
-    /// </summary>
-    public void Transmit([TakesOwnership] SkBuff skb) => Transmit(skb, more: false);
+    /// <summary>The engine that serves this queue's transmit side (host-facing; drivers never need it).</summary>
+    internal TransmitEngine Engine { get; }
 
-    /// <summary>
-    /// Host side: as <see cref="Transmit(SkBuff)"/>, saying whether the host has another frame for this queue
-    /// in hand, to be handed over right after this one (<see cref="XmitMore"/> while the driver runs).
-    /// A host that passes <see langword="true"/> must follow with another frame before it does anything else
-    /// on the queue, and passes <see langword="false"/> with the last frame it has.
-    /// </summary>
-    public void Transmit([TakesOwnership] SkBuff skb, bool more)
+    /// <summary>Whether the host reads frames for this queue now: device open, queue running, nothing waiting.</summary>
+    internal bool IsAcceptingFrames => Engine.IsAccepting;
+
+    /// <summary>Whether a frame waits in the framework (refused with Busy, or read as the queue stopped).</summary>
+    internal bool HasPendingFrame => Engine.HasPendingFrame;
+
+    /// <summary>Set by the engine around <c>StartXmit</c>: whether another frame follows at once.</summary>
+    internal bool XmitMoreHint
     {
-        if (!_enabled)
-        {
-            skb.Drop(DropReason.DeviceDown);
-            return;
-        }
-        skb.QueueIndex = Index;
-        if (_hasPending || _stopped)
-        {
-            // A frame that was already read when the queue stopped waits its turn rather than being lost.
-            Park(skb);
-            return;
-        }
-        _xmitMore = more;
-        try
-        {
-            Dispatch(skb);
-        }
-        finally
-        {
-            _xmitMore = false;
-        }
+        set => _xmitMore = value;
     }
 
-    /// <summary>
-    /// Inside <see cref="IDeviceOperations{TSelf}.StartXmit"/>, on the queue's thread: whether another frame
-    /// follows at once on this queue (<c>netdev_xmit_more()</c>). A driver that batches its own hand-off
-    /// (a doorbell, <see cref="NetDevice.NetifReceiveBatch(ReadOnlySpan{SkBuff}, Span{DropReason?}, int)"/>)
-    /// may hold the frame while this is true and must hand over what it holds when it is false. False
-    /// once the queue is stopped, so a driver that stops its queue flushes; if another thread stops the
-    /// queue between two frames, the held frames go with the next frame after <see cref="Wake"/>.
-    /// </summary>
-    public bool XmitMore => _xmitMore && !_stopped;
+    /// <summary>When the queue was stopped, while the watchdog may still fire for it; otherwise null.</summary>
+    internal long? WatchdogState => _stopped && !_watchdogFired ? Volatile.Read(ref _stoppedAt) : null;
 
-    /// <summary>
-    /// Host side: offers the refused frame to the driver again, if there is one and the queue is not
-    /// stopped. Call on the queue's thread when woken or when a retry interval passed.
-    /// </summary>
-    public void RetryPending()
+    /// <summary>The watchdog fired for the current stop: counted, and not again until the next stop.</summary>
+    internal void WatchdogFired()
     {
-        if (!_hasPending || _stopped)
-        {
-            return;
-        }
-        var skb = _pending;
-        _hasPending = false;
-        _pending = default;
-        if (!_enabled)
-        {
-            skb.Drop(DropReason.DeviceDown);
-            return;
-        }
-        Dispatch(skb);
-    }
-
-    /// <summary>
-    /// Host side: how long the host's loop may wait before <see cref="CheckWatchdog"/> has something to
-    /// do, or <see langword="null"/> when the watchdog is not armed (queue running, or already fired).
-    /// </summary>
-    public TimeSpan? WatchdogDelay
-    {
-        get
-        {
-            if (!_stopped || _watchdogFired || !_enabled)
-            {
-                return null;
-            }
-            var elapsed = _device.TimeProvider.GetElapsedTime(Volatile.Read(ref _stoppedAt));
-            var remaining = _device.WatchdogTimeout - elapsed;
-            return remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero;
-        }
-    }
-
-    /// <summary>
-    /// Host side: calls the driver's <c>TxTimeout</c> once if the queue has been stopped longer than
-    /// <see cref="NetDevice.WatchdogTimeout"/> (<c>dev_watchdog</c>). Call on the queue's thread.
-    /// </summary>
-    public void CheckWatchdog()
-    {
-        if (WatchdogDelay != TimeSpan.Zero)
-        {
-            return;
-        }
         _watchdogFired = true;
         _timeouts++;
-        try
-        {
-            _device.TxTimeoutOperation(Index);
-        }
-        catch (Exception error)
-        {
-            _device.ReportError(new InvalidOperationException($"TxTimeout of {_device.Name} threw on queue {Index}: {error.Message}", error));
-        }
     }
 
-    /// <summary>Drops the refused frame, if any, for <paramref name="reason"/> (teardown, device down).</summary>
-    public void DropPending(DropReason reason)
-    {
-        if (!_hasPending)
-        {
-            return;
-        }
-        var skb = _pending;
-        _hasPending = false;
-        _pending = default;
-        skb.Drop(reason);
-    }
-
-    internal bool Enabled
-    {
-        get => _enabled;
-        set => _enabled = value;
-    }
-
-    private void Dispatch(SkBuff skb)
-    {
-        TxResult result;
-        try
-        {
-            result = _device.StartXmitCore(skb);
-        }
-        catch (Exception error)
-        {
-            // The driver failed half way: if it still owns a live frame, nobody else will release it.
-            if (skb.IsLive)
-            {
-                skb.Drop(DropReason.TransmitError);
-            }
-            _txErrors++;
-            _device.ReportError(new InvalidOperationException($"StartXmit of {_device.Name} threw on queue {Index}: {error.Message}", error));
-            return;
-        }
-        if (result == TxResult.Busy)
-        {
-            _busyReturns++;
-            if (!skb.IsLive)
-            {
-                _device.ReportError(new InvalidOperationException(
-                    $"StartXmit of {_device.Name} returned Busy for a frame it had already released; Busy leaves the frame with the framework, so the driver must not release it."));
-                return;
-            }
-            Park(skb);
-        }
-    }
-
-    private void Park(SkBuff skb)
-    {
-        if (_hasPending)
-        {
-            // Only one frame waits; a second one means the host read past IsAcceptingFrames.
-            skb.Drop(DropReason.QueueFull);
-            return;
-        }
-        _pending = skb;
-        _hasPending = true;
-    }
+    /// <summary>Counts one Busy answer of the driver.</summary>
+    internal void CountBusy() => _busyReturns++;
 }

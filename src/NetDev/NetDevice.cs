@@ -733,7 +733,45 @@ public abstract class NetDevice : ILinkEvents
         Error?.Invoke(this, new DeviceErrorEventArgs(error));
     }
 
-    internal void NotifyQueue(int queue) => _link?.NotifyQueue(queue);
+    /// <summary>
+    /// Starts the transmit side of every queue on <paramref name="link"/>'s sources, then the link's events.
+    /// On failure nothing is left running and the sources opened so far are disposed.
+    /// </summary>
+    internal void StartQueues(IHostLink link)
+    {
+        var sources = new ITransmitSource[_queues.Length];
+        var started = 0;
+        try
+        {
+            for (var i = 0; i < sources.Length; i++)
+            {
+                sources[i] = link.OpenTransmitSource(i);
+            }
+            for (; started < sources.Length; started++)
+            {
+                _queues[started].Engine.Start(sources[started]);
+            }
+            link.Start(this);
+        }
+        catch
+        {
+            StopQueues();
+            foreach (var source in sources.AsSpan(started))
+            {
+                source?.Dispose();
+            }
+            throw;
+        }
+    }
+
+    /// <summary>Ends the transmit side of every queue (threads joined, sources disposed, waiting frames dropped). Not under the control lock.</summary>
+    internal void StopQueues()
+    {
+        foreach (var queue in _queues)
+        {
+            queue.Engine.Stop();
+        }
+    }
 
     internal object ControlLock => _control;
 
@@ -1017,12 +1055,12 @@ public abstract class NetDevice : ILinkEvents
     {
         OpenOperation();
         Volatile.Write(ref _up, true);
-        SetQueuesEnabled(link, true);
+        SetQueuesEnabled(true);
     }
 
     private void StopCore(IHostLink link)
     {
-        SetQueuesEnabled(link, false);
+        SetQueuesEnabled(false);
         Volatile.Write(ref _up, false);
         try
         {
@@ -1035,18 +1073,11 @@ public abstract class NetDevice : ILinkEvents
         }
     }
 
-    private void SetQueuesEnabled(IHostLink link, bool enabled)
+    private void SetQueuesEnabled(bool enabled)
     {
         foreach (var queue in _queues)
         {
-            link.RunOnQueue(queue.Index, () =>
-            {
-                queue.Enabled = enabled;
-                if (!enabled)
-                {
-                    queue.DropPending(DropReason.DeviceDown);
-                }
-            });
+            queue.Engine.SetEnabled(enabled);
         }
     }
 

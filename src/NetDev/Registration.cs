@@ -80,7 +80,7 @@ public sealed class Registration<TDriver> : IDisposable, IAsyncDisposable where 
             }
             try
             {
-                link.Start(Device.Queues, Device);
+                Device.StartQueues(link);
             }
             catch
             {
@@ -161,11 +161,9 @@ public sealed class Registration<TDriver> : IDisposable, IAsyncDisposable where 
         // The host's event thread may be waiting for the control lock; it must be free while the link stops.
         if (link is not null)
         {
+            // The queues' threads end before the interface goes, so none reads from a closed source.
+            Device.StopQueues();
             link.Dispose();
-            foreach (var queue in Device.Queues)
-            {
-                queue.DropPending(DropReason.DeviceDown);
-            }
             Device.Logger.LogInformation("{Device} unregistered", Device.Name);
         }
         // Receive buffers count too: a driver that took one with AllocSkb and never handed it on leaked it.

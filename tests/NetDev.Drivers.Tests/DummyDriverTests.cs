@@ -114,7 +114,7 @@ public sealed class DummyDriverTests
         Assert.Equal(0, storage.TxTimestamp);
 
         var before = Stopwatch.GetTimestamp();
-        link.RunOnQueue(0, () => queue.Transmit(skb));
+        link.RunOnQueue(0, () => queue.Engine.Dispatch(skb, more: false));
         var after = Stopwatch.GetTimestamp();
 
         Assert.False(skb.IsLive);

@@ -133,7 +133,7 @@ public sealed class PairDriverTests
         var skb = queue.TxPool.Rent(SkBuffPool.DefaultHeadroom + length);
         frame.CopyTo(skb.Put(length));
         skb.Offload = offload;
-        pair.LinkA.RunOnQueue(0, () => queue.Transmit(skb));
+        pair.LinkA.RunOnQueue(0, () => queue.Engine.Dispatch(skb, more: false));
 
         var (arrivedOn, arrivedOffload, arrivedData) = Assert.Single(seen);
         Assert.Equal(0, arrivedOn);
@@ -164,7 +164,7 @@ public sealed class PairDriverTests
                 }
                 var skb = queue.TxPool.Rent();
                 frames[i].CopyTo(skb.Put(frames[i].Length));
-                queue.Transmit(skb, more: i < frames.Count - 1);
+                queue.Engine.Dispatch(skb, more: i < frames.Count - 1);
             }
         });
 
@@ -186,7 +186,7 @@ public sealed class PairDriverTests
             {
                 var skb = queue.TxPool.Rent();
                 TestFrames.Numbered(i).CopyTo(skb.Put(TestFrames.Numbered(i).Length));
-                queue.Transmit(skb, more: true);
+                queue.Engine.Dispatch(skb, more: true);
                 if (i == 1)
                 {
                     // The peer goes down in the middle of the batch; the batch crosses after that.
@@ -195,7 +195,7 @@ public sealed class PairDriverTests
             }
             var last = queue.TxPool.Rent();
             last.Put(60);
-            queue.Transmit(last, more: false);
+            queue.Engine.Dispatch(last, more: false);
         });
 
         Assert.Empty(pair.LinkB.Received);

@@ -19,8 +19,8 @@ public sealed class ThreadedModeTests
         link.Pump();
 
         Assert.Equal(400, registration.Device.GetStats().TxPackets);
-        Assert.Equal($"test {link.Name} q0", driver.Frames.First(f => f.Queue == 0).Thread);
-        Assert.Equal($"test {link.Name} q1", driver.Frames.First(f => f.Queue == 1).Thread);
+        Assert.Equal($"netdev {link.Name} q0", driver.Frames.First(f => f.Queue == 0).Thread);
+        Assert.Equal($"netdev {link.Name} q1", driver.Frames.First(f => f.Queue == 1).Thread);
         Assert.Equal(frames.Where((_, i) => i % 2 == 1), driver.Frames.Where(f => f.Queue == 1).Select(f => f.Data));
         registration.Dispose();
         host.AssertClean();
@@ -63,7 +63,7 @@ public sealed class ThreadedModeTests
         link.Pump();
 
         Assert.Equal(Frames.Numbered(5), driver.Frames.Select(f => f.Data));
-        Assert.All(driver.Frames, f => Assert.Equal($"test {link.Name} q0", f.Thread));
+        Assert.All(driver.Frames, f => Assert.Equal($"netdev {link.Name} q0", f.Thread));
     }
 
     [Fact]
@@ -76,7 +76,7 @@ public sealed class ThreadedModeTests
 
         link.RunOnQueue(0, () => ranOn = Thread.CurrentThread.Name);
 
-        Assert.Equal($"test {link.Name} q0", ranOn);
+        Assert.Equal($"netdev {link.Name} q0", ranOn);
         var error = Assert.Throws<InvalidOperationException>(() => link.RunOnQueue(0, () => throw new InvalidOperationException("inside")));
         Assert.Equal("inside", error.Message);
     }

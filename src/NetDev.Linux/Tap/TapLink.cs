@@ -6,12 +6,13 @@ using NetDev.Linux.Netlink;
 namespace NetDev.Linux.Tap;
 
 /// <summary>
-/// A NetDev device as a TAP interface: one descriptor and one dedicated loop per queue, an rtnetlink
+/// A NetDev device as a TAP interface: one descriptor and one frame source per queue, an rtnetlink
 /// socket for configuration and a monitor for changes made by others.
 /// </summary>
-/// <remarks><b>Invariants.</b> The TAP descriptors stay open until <see cref="Dispose"/> has ended every
-/// loop; closing the last one removes the interface (the kernel does it, also if the process dies).
-/// <c>_loops</c> is set once by <see cref="Start"/> and not changed afterwards.</remarks>
+/// <remarks><b>Invariants.</b> The TAP descriptors stay open until <see cref="Dispose"/>; closing the last
+/// one removes the interface (the kernel does it, also if the process dies). A frame source holds its own
+/// reference on its descriptor, so the framework ends the queues' threads first, but a late read finds the
+/// descriptor still valid.</remarks>
 internal sealed class TapLink : IHostLink
 {
     // Flags a TAP user may change through RTM_NEWLINK (dev_change_flags).
@@ -22,7 +23,6 @@ internal sealed class TapLink : IHostLink
     private RtNetlinkSocket _requests;
     private LinkMonitor _monitor;
     private ILinkEvents? _events;
-    private QueueLoop[] _loops = [];
     private int _disposed;
     private int _notificationBuffer = 1 << 20;
     private LinuxHostOptions _options = new();
@@ -115,38 +115,30 @@ internal sealed class TapLink : IHostLink
         throw new NetDevException(ErrnoNames.EEXIST, "TUNSETIFF", name, "an interface with this name already exists");
     }
 
-    public void Start(IReadOnlyList<DeviceQueue> queues, ILinkEvents events)
+    public ITransmitSource OpenTransmitSource(int queue)
     {
-        if (queues.Count != _queues.Length)
-        {
-            throw new ArgumentException($"{Name} has {_queues.Length} TAP queues but {queues.Count} device queues were given.", nameof(queues));
-        }
-        var loops = new QueueLoop[queues.Count];
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)queue, (uint)_queues.Length, nameof(queue));
+        var wake = new WakeSignal(Name);
         try
         {
-            for (var i = 0; i < loops.Length; i++)
-            {
-                loops[i] = new QueueLoop(queues[i], _queues[i], new WakeSignal(Name), events, Name, VirtioNetHeader, CreateReader(i));
-            }
+            return CreateReader(queue) is { } reader
+                ? new IoUringTransmitSource(_queues[queue], wake, reader, Name, queue)
+                : new PollTransmitSource(_queues[queue], wake, Name, queue, VirtioNetHeader);
         }
         catch
         {
-            foreach (var loop in loops)
-            {
-                loop?.Dispose();
-            }
+            wake.Dispose();
             throw;
         }
-        _loops = loops;
-        foreach (var loop in loops)
-        {
-            loop.Start();
-        }
+    }
+
+    public void Start(ILinkEvents events)
+    {
         _events = events;
         lock (_netlinkLock)
         {
             _monitor.Start(events);
-            _control = ControlServer.Start(_options, queues[0].Device, Name, NetworkNamespace);
+            _control = ControlServer.Start(_options, (NetDevice)events, Name, NetworkNamespace);
         }
     }
 
@@ -291,24 +283,6 @@ internal sealed class TapLink : IHostLink
         }
     }
 
-    public void RunOnQueue(int queue, Action action)
-    {
-        if (_loops.Length == 0)
-        {
-            action();
-            return;
-        }
-        _loops[queue].Run(action);
-    }
-
-    public void NotifyQueue(int queue)
-    {
-        if (_loops.Length > 0)
-        {
-            _loops[queue].Notify();
-        }
-    }
-
     public unsafe DropReason? DeliverToSystem(int queue, SkBuff skb)
     {
         var tap = _queues[queue];
@@ -422,10 +396,6 @@ internal sealed class TapLink : IHostLink
         {
             _control?.Dispose();
             _monitor.Dispose();
-        }
-        foreach (var loop in _loops)
-        {
-            loop.Dispose();
         }
         foreach (var queue in _queues)
         {

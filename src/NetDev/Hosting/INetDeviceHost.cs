@@ -6,10 +6,10 @@ namespace NetDev.Hosting;
 /// <see cref="IHostLink"/> per device.
 /// </summary>
 /// <remarks>
-/// The whole contract is this interface, <see cref="IHostLink"/> and <see cref="ILinkEvents"/>, plus the
-/// host-facing members of <see cref="DeviceQueue"/>: a host reads frames the system sends on the device
-/// and hands each to <see cref="DeviceQueue.Transmit(SkBuff, bool)"/> on that queue's own thread, and reports
-/// administrative up/down changes to <see cref="ILinkEvents"/>.
+/// The whole contract is this interface, <see cref="IHostLink"/>, <see cref="ITransmitSource"/> and
+/// <see cref="ILinkEvents"/>: a host makes the interface, gives one frame source per queue (the framework's
+/// transmit engine runs each queue's dedicated thread over it), hands received frames to the system, and
+/// reports changes others make to the interface to <see cref="ILinkEvents"/>.
 /// </remarks>
 public interface INetDeviceHost
 {
@@ -59,10 +59,15 @@ public interface IHostLink : IDisposable
     DeviceFeatures Features => DeviceFeatures.None;
 
     /// <summary>
-    /// Starts delivering: one dedicated loop per queue hands frames to <paramref name="queues"/>[i],
-    /// and administrative state changes go to <paramref name="events"/>.
+    /// Opens the source of the frames the system transmits on queue <paramref name="queue"/>; called once per
+    /// queue at registration, before <see cref="Start"/>. The framework owns the source from then on and
+    /// disposes it when the device goes.
     /// </summary>
-    void Start(IReadOnlyList<DeviceQueue> queues, ILinkEvents events);
+    /// <exception cref="NetDevException">The system refused.</exception>
+    ITransmitSource OpenTransmitSource(int queue);
+
+    /// <summary>Starts reporting changes to the interface (up/down, MTU, address, carrier) to <paramref name="events"/>.</summary>
+    void Start(ILinkEvents events);
 
     /// <summary>
     /// Applies <paramref name="change"/> to the interface in the system. Hosts that cannot change a
@@ -94,12 +99,6 @@ public interface IHostLink : IDisposable
     void SetAdminUp(bool up);
 
     /// <summary>
-    /// Runs <paramref name="action"/> on queue <paramref name="queue"/>'s thread between frames and waits
-    /// for it; before <see cref="Start"/> or after the loop ended it runs on the caller's thread.
-    /// </summary>
-    void RunOnQueue(int queue, Action action);
-
-    /// <summary>
     /// Hands a received frame to the system's stack on queue <paramref name="queue"/>. The caller keeps
     /// ownership and releases the frame afterwards; may be called from any thread.
     /// </summary>
@@ -124,9 +123,6 @@ public interface IHostLink : IDisposable
             outcomes[i] = DeliverToSystem(queue, frames[i]);
         }
     }
-
-    /// <summary>Wakes queue <paramref name="queue"/>'s loop so it looks at its queue's state again.</summary>
-    void NotifyQueue(int queue);
 }
 
 /// <summary>Events a host reports about a link. Called on the host's control thread, one at a time.</summary>

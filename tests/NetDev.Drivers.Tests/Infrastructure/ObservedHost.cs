@@ -30,7 +30,9 @@ public sealed class ObservedHost(INetDeviceHost inner, DeliveryObserver observer
 
         public string? NetworkNamespace => link.NetworkNamespace;
 
-        public void Start(IReadOnlyList<DeviceQueue> queues, ILinkEvents events) => link.Start(queues, events);
+        public ITransmitSource OpenTransmitSource(int queue) => link.OpenTransmitSource(queue);
+
+        public void Start(ILinkEvents events) => link.Start(events);
 
         public void Configure(LinkConfiguration change) => link.Configure(change);
 
@@ -40,15 +42,11 @@ public sealed class ObservedHost(INetDeviceHost inner, DeliveryObserver observer
 
         public void SetAdminUp(bool up) => link.SetAdminUp(up);
 
-        public void RunOnQueue(int queue, Action action) => link.RunOnQueue(queue, action);
-
         public DropReason? DeliverToSystem(int queue, SkBuff skb)
         {
             observer(queue, skb);
             return link.DeliverToSystem(queue, skb);
         }
-
-        public void NotifyQueue(int queue) => link.NotifyQueue(queue);
 
         public void Dispose() => link.Dispose();
     }

@@ -216,14 +216,14 @@ public sealed class AdminStateTests
     }
 
     [Fact]
-    public void QueueStateChangesRunThroughTheHostsQueueThreads()
+    public void BringUpAndDownOpenAndCloseEveryQueuesTransmitEngine()
     {
         using var harness = DeviceHarness.Registered(txQueues: 3);
 
         harness.Device.BringUp();
-        Assert.Equal(3, harness.Link.RunOnQueueCount);
+        Assert.All(harness.Device.Queues, queue => Assert.True(queue.Engine.IsEnabled));
 
         harness.Device.BringDown();
-        Assert.Equal(6, harness.Link.RunOnQueueCount);
+        Assert.All(harness.Device.Queues, queue => Assert.False(queue.Engine.IsEnabled));
     }
 }

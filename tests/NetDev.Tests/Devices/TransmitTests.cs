@@ -85,13 +85,13 @@ public sealed class TransmitTests
         Assert.False(queue.IsAcceptingFrames);
         Assert.Equal(1, queue.BusyReturns);
 
-        queue.RetryPending(); // still stopped: nothing happens
+        queue.Engine.RetryPending(); // still stopped: nothing happens
         Assert.Single(harness.Driver.Offered);
 
         full = false;
         harness.Device.WakeQueue(0);
         Assert.Equal([0], harness.Link.NotifiedQueues);
-        queue.RetryPending(); // what the host's loop does when notified
+        queue.Engine.RetryPending(); // what the host's loop does when notified
 
         Assert.Equal(2, harness.Driver.Offered.Count);
         Assert.Equal(frame, harness.Driver.Offered[1]);
@@ -122,7 +122,7 @@ public sealed class TransmitTests
         var frame = harness.Link.SendFrame(0, "x"u8);
         while (queue.HasPendingFrame)
         {
-            queue.RetryPending();
+            queue.Engine.RetryPending();
         }
 
         Assert.Equal(4, harness.Driver.Offered.Count);
@@ -136,23 +136,25 @@ public sealed class TransmitTests
     {
         using var harness = DeviceHarness.Up();
         var queue = harness.Device.Queues[0];
-        harness.Device.StopQueue(0);
+        var frame = queue.TxPool.Rent();
+        "in flight"u8.CopyTo(frame.Put(9));
+        harness.Device.StopQueue(0); // by another thread, after the engine read the frame
         Assert.False(queue.IsAcceptingFrames);
 
-        var frame = harness.Link.SendFrame(0, "in flight"u8);
+        queue.Engine.Dispatch(frame, more: false);
 
         Assert.Empty(harness.Driver.Offered);
         Assert.True(queue.HasPendingFrame);
         Assert.True(frame.IsLive);
 
         harness.Device.WakeQueue(0);
-        queue.RetryPending();
+        queue.Engine.RetryPending();
         Assert.Equal(frame, Assert.Single(harness.Driver.Offered));
         Assert.Equal(0, queue.BusyReturns);
     }
 
     [Fact]
-    public void OnlyOneFrameWaitsAFurtherOneIsDroppedAsQueueFull()
+    public void FramesSentToAStoppedQueueStayInTheSystemAndFlowInOrderAfterTheWake()
     {
         using var harness = DeviceHarness.Up();
         var queue = harness.Device.Queues[0];
@@ -162,11 +164,13 @@ public sealed class TransmitTests
         var second = harness.Link.SendFrame(0, "second"u8);
 
         Assert.True(first.IsLive);
-        Assert.False(second.IsLive);
-        Assert.Equal(1, queue.TxPool.DropCount(DropReason.QueueFull));
+        Assert.True(second.IsLive);
+        Assert.False(queue.HasPendingFrame);
+        Assert.Equal(2, harness.Link.Sources[0].Waiting);
+        Assert.Equal(0, queue.TxPool.TotalDrops);
         harness.Device.WakeQueue(0);
-        queue.RetryPending();
-        Assert.Equal(first, Assert.Single(harness.Driver.Offered));
+        queue.Engine.Serve(retry: true); // what the queue's thread does when woken
+        Assert.Equal([first, second], harness.Driver.Offered);
     }
 
     [Fact]
@@ -272,7 +276,7 @@ public sealed class TransmitTests
         harness.Link.SendFrame(0, "x"u8);
         Assert.False(queue.IsStopped);
         Assert.False(queue.IsAcceptingFrames); // a refused frame waits
-        queue.DropPending(DropReason.QueueFull);
+        queue.Engine.DropPending(DropReason.QueueFull);
         Assert.True(queue.IsAcceptingFrames);
 
         harness.Device.BringDown();
@@ -294,7 +298,7 @@ public sealed class TransmitTests
     {
         using var harness = DeviceHarness.Up();
 
-        harness.Device.Queues[0].DropPending(DropReason.DeviceDown);
+        harness.Device.Queues[0].Engine.DropPending(DropReason.DeviceDown);
 
         Assert.Equal(0, harness.Device.Queues[0].TxDropped);
     }

@@ -32,10 +32,10 @@ public sealed class XmitMoreTests
         using var _ = harness;
         var queue = harness.Device.Queues[0];
 
-        queue.Transmit(Frame(queue), more: true);
-        queue.Transmit(Frame(queue), more: true);
-        queue.Transmit(Frame(queue), more: false);
-        queue.Transmit(Frame(queue));
+        queue.Engine.Dispatch(Frame(queue), more: true);
+        queue.Engine.Dispatch(Frame(queue), more: true);
+        queue.Engine.Dispatch(Frame(queue), more: false);
+        queue.Engine.Dispatch(Frame(queue), more: false);
 
         Assert.Equal([true, true, false, false], seen);
         Assert.False(queue.XmitMore);
@@ -58,7 +58,7 @@ public sealed class XmitMoreTests
         };
         var queue = harness.Device.Queues[0];
 
-        queue.Transmit(Frame(queue), more: true);
+        queue.Engine.Dispatch(Frame(queue), more: true);
 
         Assert.Equal([(true, false)], seen);
     }
@@ -82,8 +82,8 @@ public sealed class XmitMoreTests
             return consume(device, skb);
         };
 
-        queue.Transmit(Frame(queue), more: true);
-        queue.RetryPending();
+        queue.Engine.Dispatch(Frame(queue), more: true);
+        queue.Engine.RetryPending();
 
         Assert.Equal([true, false], seen);
         Assert.Equal(0, queue.TxPool.Outstanding);

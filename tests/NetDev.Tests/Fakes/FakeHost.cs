@@ -1,3 +1,4 @@
+using NetDev.Transmit;
 using NetDev.Hosting;
 
 namespace NetDev.Tests.Fakes;
@@ -71,8 +72,6 @@ public sealed class FakeLink : IHostLink
 
     public int DisposeCount { get; private set; }
 
-    public int RunOnQueueCount { get; private set; }
-
     public List<bool> AdminUpCalls { get; } = [];
 
     public List<int> NotifiedQueues { get; } = [];
@@ -94,14 +93,24 @@ public sealed class FakeLink : IHostLink
     /// </summary>
     public bool EchoAdminState { get; set; }
 
-    public void Start(IReadOnlyList<DeviceQueue> queues, ILinkEvents events)
+    /// <summary>The transmit sources the device opened, by queue.</summary>
+    public List<FakeTransmitSource> Sources { get; } = [];
+
+    public ITransmitSource OpenTransmitSource(int queue)
+    {
+        var source = new FakeTransmitSource(queue, NotifiedQueues);
+        Sources.Add(source);
+        return source;
+    }
+
+    public void Start(ILinkEvents events)
     {
         _log.Add("link.Start");
         if (StartFailure is { } failure)
         {
             throw failure;
         }
-        Queues = queues;
+        Queues = ((NetDevice)events).Queues;
         Events = events;
     }
 
@@ -136,12 +145,6 @@ public sealed class FakeLink : IHostLink
         }
     }
 
-    public void RunOnQueue(int queue, Action action)
-    {
-        RunOnQueueCount++;
-        action();
-    }
-
     public DropReason? DeliverToSystem(int queue, SkBuff skb)
     {
         _log.Add("link.DeliverToSystem");
@@ -164,12 +167,6 @@ public sealed class FakeLink : IHostLink
         }
     }
 
-    public void NotifyQueue(int queue)
-    {
-        _log.Add($"link.NotifyQueue({queue})");
-        NotifiedQueues.Add(queue);
-    }
-
     public void Dispose()
     {
         _log.Add("link.Dispose");
@@ -178,15 +175,15 @@ public sealed class FakeLink : IHostLink
 
     /// <summary>
     /// Plays the system sending a frame on the device: rents it from the queue's pool, fills it and hands
-    /// it to <see cref="DeviceQueue.Transmit(SkBuff)"/>, as a host's queue loop does. Returns the handle so the test
-    /// can recognise the frame later.
+    /// it to the queue's transmit engine through the queue's source, as a host does; served at once, on this
+    /// thread. Returns the handle so the test can recognise the frame later.
     /// </summary>
     public SkBuff SendFrame(int queue, ReadOnlySpan<byte> payload)
     {
         var deviceQueue = (Queues ?? throw new InvalidOperationException("The link was not started."))[queue];
         var skb = deviceQueue.TxPool.Rent();
         payload.CopyTo(skb.Put(payload.Length));
-        deviceQueue.Transmit(skb);
+        Sources[queue].Arrive(skb);
         return skb;
     }
 
@@ -199,4 +196,63 @@ public sealed class FakeLink : IHostLink
 
     public void RaiseHostError(Exception error) =>
         (Events ?? throw new InvalidOperationException("The link was not started.")).OnHostError(error);
+}
+
+/// <summary>
+/// A transmit source served inline: frames a test sends wait in it until the engine takes them, and the
+/// engine serves on the test's thread. Wake-ups are recorded, not served (the test retries by hand).
+/// </summary>
+public sealed class FakeTransmitSource(int queue, List<int> notified) : IInlineTransmitSource
+{
+    private readonly Queue<SkBuff> _frames = new();
+    private TransmitEngine? _engine;
+
+    /// <summary>Frames sent but not yet taken by the engine.</summary>
+    public int Waiting => _frames.Count;
+
+    /// <summary>Whether the framework disposed the source.</summary>
+    public bool IsDisposed { get; private set; }
+
+    void IInlineTransmitSource.Attach(TransmitEngine engine) => _engine = engine;
+
+    void IInlineTransmitSource.Schedule(TimeSpan? delay)
+    {
+    }
+
+    public void Start(SkBuffPool pool)
+    {
+    }
+
+    public bool TryRead(out SkBuff skb, out bool more)
+    {
+        if (!_frames.TryDequeue(out skb))
+        {
+            more = false;
+            return false;
+        }
+        more = _frames.Count > 0;
+        return true;
+    }
+
+    public void Wait(bool wantFrames, TimeSpan? delay)
+    {
+    }
+
+    public void Wake() => notified.Add(queue);
+
+    public void Dispose()
+    {
+        IsDisposed = true;
+        while (_frames.TryDequeue(out var skb))
+        {
+            skb.Drop(DropReason.DeviceDown);
+        }
+    }
+
+    /// <summary>A frame the system sent: it waits here, and the engine is served now.</summary>
+    internal void Arrive(SkBuff skb)
+    {
+        _frames.Enqueue(skb);
+        (_engine ?? throw new InvalidOperationException("The source is not attached to an engine.")).Serve(retry: false);
+    }
 }

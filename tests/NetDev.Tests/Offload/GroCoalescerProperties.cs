@@ -295,14 +295,19 @@ public sealed class GroCoalescerProperties
         pool.BindToCurrentThread();
         var sink = new ConsumingSink();
         var gro = new GroCoalescer(sink, Tso);
-        Round();
+        // Warm up long enough for tiered compilation to settle: under load one warm-up round was seen to
+        // leave a later round allocating (as GsoSegmenterProperties found for cutting).
+        for (var i = 0; i < 50; i++)
+        {
+            Round();
+        }
         var before = GC.GetAllocatedBytesForCurrentThread();
         for (var i = 0; i < 20; i++)
         {
             Round();
         }
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-        Assert.Equal(21, sink.Count);
+        Assert.Equal(70, sink.Count);
 
         void Round()
         {
