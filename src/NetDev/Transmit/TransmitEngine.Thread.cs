@@ -11,6 +11,7 @@ internal sealed partial class TransmitEngine
     private readonly Queue<ControlRequest> _requests = new();
     private readonly object _gate = new();
     private Thread? _thread;
+    private volatile bool _requestsWaiting;
     private volatile bool _stopping;
     private bool _ended;
     private bool _sourceDisposed;
@@ -35,6 +36,7 @@ internal sealed partial class TransmitEngine
             {
                 request = new ControlRequest(action);
                 _requests.Enqueue(request);
+                _requestsWaiting = true;
             }
         }
         if (request is null)
@@ -139,13 +141,15 @@ internal sealed partial class TransmitEngine
 
     private void RunRequests()
     {
-        while (true)
+        // The flag spares each round the lock while no request waits, which is nearly always.
+        while (_requestsWaiting)
         {
             ControlRequest? request;
             lock (_requestsLock)
             {
                 if (!_requests.TryDequeue(out request))
                 {
+                    _requestsWaiting = false;
                     return;
                 }
             }

@@ -19,7 +19,8 @@ namespace NetDev.Transmit;
 /// <para><b>Invariants.</b> <c>_pending</c>, <c>_hasPending</c>, <c>_enabled</c> and the queue's counters are
 /// touched only by the thread serving the queue: the engine's thread, or in inline mode the holder of
 /// <c>_gate</c>. While <c>_hasPending</c> is true the engine owns exactly one live frame in <c>_pending</c>.
-/// <c>_wakeRequested</c> is the only field other threads write. Requests are queued only while
+/// Other threads write only <c>_wakeRequested</c>, <c>_stopping</c> and, under <c>_requestsLock</c>, the request
+/// queue and <c>_requestsWaiting</c> (true whenever a request is queued). Requests are queued only while
 /// <c>_thread</c> runs and <c>_ended</c> is false (both under <c>_requestsLock</c>); every queued request is
 /// run, by the thread or, after its end, by the requester.</para>
 /// </remarks>
@@ -100,7 +101,13 @@ internal sealed partial class TransmitEngine
     private void Round()
     {
         CheckWatchdog();
-        var woken = Interlocked.Exchange(ref _wakeRequested, 0) == 1;
+        // A plain read first: the packet path pays no atomic when nobody woke the queue. A wake that lands
+        // between the read and the write is merged into this one, which is about to be acted on.
+        var woken = Volatile.Read(ref _wakeRequested) != 0;
+        if (woken)
+        {
+            Volatile.Write(ref _wakeRequested, 0);
+        }
         if (_hasPending && (woken || RetryDue))
         {
             RetryPending();
