@@ -22,9 +22,9 @@ internal sealed class BenchContext(BenchOptions options, Sandbox sandbox, Baseli
     /// <summary>Errors NetDev devices reported during the run (a loop that failed, a driver that threw).</summary>
     public IReadOnlyCollection<string> DeviceErrors => _deviceErrors;
 
-    /// <summary>A Linux host making interfaces in <paramref name="networkNamespace"/>, without control endpoints (the bench needs none).</summary>
+    /// <summary>A Linux host making interfaces in <paramref name="networkNamespace"/> (the bench starts no control endpoints: it needs none).</summary>
     public static LinuxHost Host(string networkNamespace) =>
-        new(new LinuxHostOptions { NetworkNamespace = networkNamespace, ServeControlEndpoint = false });
+        new(new LinuxHostOptions { NetworkNamespace = networkNamespace });
 
     /// <summary>Collects what <paramref name="device"/> reports through <see cref="NetDevice.Error"/>.</summary>
     public void Watch(NetDevice device) =>

@@ -1,5 +1,5 @@
 using System.Net.Sockets;
-using NetDev.Linux.Control;
+using NetDev.Control;
 
 namespace NetDev.Cli;
 
@@ -15,6 +15,9 @@ internal static class ControlPlane
     /// <summary>The control directory in force.</summary>
     public static string Directory =>
         Environment.GetEnvironmentVariable(DirectoryVariable) is { Length: > 0 } directory ? directory : ControlDirectory.Default;
+
+    /// <summary>The options of the endpoints this process serves for its own devices: in <see cref="Directory"/>, unless <paramref name="enabled"/> is false.</summary>
+    public static ControlServerOptions ServerOptions(bool enabled) => new() { Directory = Directory, Enabled = enabled };
 
     /// <summary>
     /// Connects to the one running device that <paramref name="device"/> names (<c>NAME</c> or

@@ -1,3 +1,5 @@
+using NetDev.Control;
+
 namespace NetDev.Cli;
 
 /// <summary>
@@ -8,13 +10,15 @@ internal static class DeviceRunner
 {
     /// <summary>
     /// Runs <paramref name="groups"/> (configured, not yet registered; this method owns and disposes them)
-    /// and returns the exit code. Devices are announced and reported in the order the groups list them.
+    /// and returns the exit code. Devices are announced and reported in the order the groups list them;
+    /// each serves its control endpoint as <paramref name="control"/> says from its registration on.
     /// </summary>
     /// <remarks>On any failure every group registered so far is torn down before the error is reported:
     /// one error path undoes exactly what was done.</remarks>
-    public static int Run(IReadOnlyList<DeviceGroup> groups, TextWriter output, TextWriter error)
+    public static int Run(IReadOnlyList<DeviceGroup> groups, ControlServerOptions control, TextWriter output, TextWriter error)
     {
         using var termination = new TerminationSignal();
+        using var endpoints = new DeviceEndpoints(control);
         var registered = new List<NetDevice>();
         try
         {
@@ -26,6 +30,7 @@ internal static class DeviceRunner
                 }
                 group.Register();
                 registered.AddRange(group.Devices);
+                endpoints.Serve(group.Devices);
                 group.BringUp();
             }
             if (!termination.IsReceived)
@@ -42,17 +47,17 @@ internal static class DeviceRunner
         catch (NetDevException failure)
         {
             // The message is one sentence with the errno, and the CAP_NET_ADMIN hint when privilege is missing.
-            TearDown(groups, error);
+            TearDown(groups, endpoints, error);
             error.WriteLine($"netdev: {failure.Message}");
             return ExitCodes.Failure;
         }
         catch
         {
-            TearDown(groups, error);
+            TearDown(groups, endpoints, error);
             throw;
         }
 
-        var clean = TearDown(groups, error);
+        var clean = TearDown(groups, endpoints, error);
         foreach (var device in registered)
         {
             output.WriteLine($"{device.Name} {device.GetStats()}");
@@ -62,11 +67,13 @@ internal static class DeviceRunner
     }
 
     /// <summary>
-    /// Disposes every group, last first, going on past a failure so that no interface is left behind
-    /// because another one could not be removed; reports each failure and returns whether there was none.
+    /// Removes the control endpoints, then disposes every group, last first, going on past a failure so
+    /// that no interface is left behind because another one could not be removed; reports each failure and
+    /// returns whether there was none.
     /// </summary>
-    private static bool TearDown(IReadOnlyList<DeviceGroup> groups, TextWriter error)
+    private static bool TearDown(IReadOnlyList<DeviceGroup> groups, DeviceEndpoints endpoints, TextWriter error)
     {
+        endpoints.Dispose();
         var clean = true;
         for (var i = groups.Count - 1; i >= 0; i--)
         {

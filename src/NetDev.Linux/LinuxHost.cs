@@ -20,16 +20,6 @@ public sealed record LinuxHostOptions
     public int NotificationBufferBytes { get; init; } = 1 << 20;
 
     /// <summary>
-    /// Where each device serves its control endpoint (a Unix socket that <c>netdev list</c>, <c>stats</c>
-    /// and <c>ethtool</c> talk to), <see cref="Control.ControlDirectory.Default"/> by default. The directory
-    /// is made mode 0700 and each socket 0600: root's alone.
-    /// </summary>
-    public string ControlDirectory { get; init; } = Control.ControlDirectory.Default;
-
-    /// <summary>Whether each device serves a control endpoint (true by default).</summary>
-    public bool ServeControlEndpoint { get; init; } = true;
-
-    /// <summary>
     /// How each queue's thread reads the frames the system transmits: <see cref="IoMode.Auto"/> by default.
     /// </summary>
     public IoMode IoMode { get; init; } = IoMode.Auto;

@@ -1,5 +1,3 @@
-using NetDev.Linux.Control;
-
 namespace NetDev.Control.Tests;
 
 /// <summary>How endpoints are named: host namespace, named namespaces, and names that contain the separator.</summary>

@@ -3,13 +3,13 @@ using System.Text.Json;
 using NetDev.Drivers.Dummy;
 using NetDev.Drivers.Pair;
 using NetDev.Linux;
-using NetDev.Linux.Control;
 
 namespace NetDev.Control.Tests;
 
 /// <summary>
 /// The control endpoint of devices registered in this process, in a namespace of the test's own, with a
-/// temporary control directory: what each request answers, the protocol's errors, and the socket's life.
+/// temporary control directory, started as a device's owner starts it: what each request answers, the
+/// protocol's errors, and the socket's life (it follows a move, and goes with its device).
 /// </summary>
 public sealed class ControlServerTests : IDisposable
 {
@@ -25,7 +25,7 @@ public sealed class ControlServerTests : IDisposable
     [Fact]
     public void InfoDescribesTheDeviceAsTheKernelSeesIt()
     {
-        using var registration = RegisterDummy("ndtc0", queues: 2);
+        using var dummy = RegisterDummy("ndtc0", queues: 2);
         using var client = ConnectOnly();
 
         var info = client.GetInfo();
@@ -50,12 +50,12 @@ public sealed class ControlServerTests : IDisposable
     [Fact]
     public void ChangesShowInTheNextAnswer()
     {
-        using var registration = RegisterDummy("ndtc0");
+        using var dummy = RegisterDummy("ndtc0");
         using var client = ConnectOnly();
 
-        registration.Device.Mtu = 1400;
-        registration.Device.CarrierOff();
-        registration.Device.BringDown();
+        dummy.Device.Mtu = 1400;
+        dummy.Device.CarrierOff();
+        dummy.Device.BringDown();
 
         var info = client.GetInfo();
         Assert.Equal(1400, info.Mtu);
@@ -67,7 +67,7 @@ public sealed class ControlServerTests : IDisposable
     [Fact]
     public void TheDirectoryAndTheSocketAreRootsAlone()
     {
-        using var registration = RegisterDummy("ndtc0");
+        using var dummy = RegisterDummy("ndtc0");
 
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(_directory.Path));
         var socket = Path.Combine(_directory.Path, $"ndtc0@{_ns.Name}.sock");
@@ -79,11 +79,11 @@ public sealed class ControlServerTests : IDisposable
     public void StatsAddUpWhatTheDriverCountedAndGiveEachQueueOnRequest()
     {
         const int datagrams = 6;
-        using var registration = RegisterDummy("ndtc0", queues: 2);
+        using var dummy = RegisterDummy("ndtc0", queues: 2);
         _ns.Ip("addr", "add", "10.213.7.1/24", "dev", "ndtc0");
         // NOARP: the kernel sends to .2 at once. Different source ports spread the flows over the queues.
         _ns.Exec("bash", "-c", $"for i in $(seq {datagrams}); do echo hello$i > /dev/udp/10.213.7.2/$((9000 + i)); done");
-        Wait.Until(() => registration.Device.GetLinkStats64().TxPackets >= datagrams, "the driver counted every datagram");
+        Wait.Until(() => dummy.Device.GetLinkStats64().TxPackets >= datagrams, "the driver counted every datagram");
         using var client = ConnectOnly();
 
         var withoutQueues = client.GetStats();
@@ -108,6 +108,7 @@ public sealed class ControlServerTests : IDisposable
         using var peerNs = new TestNamespace();
         using var pair = PairDriver.Create(Host(_ns.Name), "ndtpa", Host(peerNs.Name), "ndtpb");
         pair.Register();
+        using var control = ControlServer.Start(pair.First.Device, Options);
         pair.First.Device.BringUp();
         // The peer stays down, so what the first end sends is dropped as veth drops it: DeviceDown, on transmit.
         _ns.Ip("addr", "add", "10.213.8.1/24", "dev", "ndtpa");
@@ -128,16 +129,16 @@ public sealed class ControlServerTests : IDisposable
     [Fact]
     public void EthtoolRequestsAnswerWhatTheDeviceSays()
     {
-        using var registration = RegisterDummy("ndtc0", queues: 2);
+        using var dummy = RegisterDummy("ndtc0", queues: 2);
         using var client = ConnectOnly();
 
         var driver = client.GetDriverInfo();
-        Assert.Equal(registration.Device.GetDriverInfo(), driver);
+        Assert.Equal(dummy.Device.GetDriverInfo(), driver);
         Assert.Equal("dummy", driver.Driver);
         Assert.Equal($"netdev:pid{Environment.ProcessId}", driver.BusInfo);
 
         var statistics = client.GetStatistics();
-        Assert.Equal(registration.Device.GetEthtoolStatistics().Select(s => s.Key), statistics.Select(s => s.Name));
+        Assert.Equal(dummy.Device.GetEthtoolStatistics().Select(s => s.Key), statistics.Select(s => s.Name));
         Assert.Contains(statistics, counter => counter.Name == "tx_queue_1_packets");
 
         Assert.Equal(new RingParameters(1000, 1000, 1000, 1000), client.GetRingParameters());
@@ -152,7 +153,7 @@ public sealed class ControlServerTests : IDisposable
     [Fact]
     public void BadRequestsGetAnErrorAndTheConnectionGoesOn()
     {
-        using var registration = RegisterDummy("ndtc0");
+        using var dummy = RegisterDummy("ndtc0");
         using var client = ConnectOnly();
 
         AssertError(client.Send("{\"request\": \"bogus\"}"), "unknown request 'bogus'");
@@ -169,7 +170,7 @@ public sealed class ControlServerTests : IDisposable
     [Fact]
     public void AnOverlongRequestLineGetsAnErrorAndTheConnectionIsClosed()
     {
-        using var registration = RegisterDummy("ndtc0");
+        using var dummy = RegisterDummy("ndtc0");
         using var client = ConnectOnly();
 
         AssertError(client.Send(new string('x', ControlProtocol.MaxRequestBytes + 10)), $"at most {ControlProtocol.MaxRequestBytes} bytes");
@@ -179,7 +180,7 @@ public sealed class ControlServerTests : IDisposable
     [Fact]
     public void ClientsBeyondTheLimitAreToldAndClosed()
     {
-        using var registration = RegisterDummy("ndtc0");
+        using var dummy = RegisterDummy("ndtc0");
         var endpoint = ControlDirectory.List(_directory.Path).Single();
         var idle = Enumerable.Range(0, 8).Select(_ => ControlClient.Connect(endpoint)).ToList();
         try
@@ -210,7 +211,7 @@ public sealed class ControlServerTests : IDisposable
     [Fact]
     public async Task DisposeRemovesTheSocketAndEndsAnIdleClientsConnection()
     {
-        var registration = RegisterDummy("ndtc0");
+        var dummy = RegisterDummy("ndtc0");
         var endpoint = ControlDirectory.List(_directory.Path).Single();
         using var idle = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         idle.Connect(new UnixDomainSocketEndPoint(endpoint.Path));
@@ -220,7 +221,7 @@ public sealed class ControlServerTests : IDisposable
         }
 
         // Bounded only so that a hang fails this test instead of the run; how long it takes is not asserted.
-        await Task.Run(registration.Dispose, TestContext.Current.CancellationToken).WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
+        await Task.Run(dummy.Dispose, TestContext.Current.CancellationToken).WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
 
         Assert.Empty(_directory.FileNames);
         idle.ReceiveTimeout = 60_000;
@@ -230,11 +231,46 @@ public sealed class ControlServerTests : IDisposable
     [Fact]
     public void NoEndpointWhenTurnedOff()
     {
-        using var registration = DummyDriver.CreateRegistration(
-            new LinuxHost(new LinuxHostOptions { NetworkNamespace = _ns.Name, ControlDirectory = _directory.Path, ServeControlEndpoint = false }), "ndtc0");
+        using var registration = DummyDriver.CreateRegistration(Host(_ns.Name), "ndtc0");
         registration.Register();
 
+        Assert.Null(ControlServer.Start(registration.Device, Options with { Enabled = false }));
+
         Assert.Empty(_directory.FileNames);
+    }
+
+    [Fact]
+    public void ADeviceWhoseOwnerStartsNoServerHasNoEndpoint()
+    {
+        using var registration = DummyDriver.CreateRegistration(Host(_ns.Name), "ndtc0");
+        registration.Register();
+        registration.Device.BringUp();
+
+        // The host serves nothing by itself: neither here nor in the default directory.
+        Assert.Empty(_directory.FileNames);
+        Assert.False(File.Exists(ControlEndpoint.For(ControlDirectory.Default, "ndtc0", _ns.Name).Path));
+    }
+
+    [Fact]
+    public void AnUnregisteredDeviceCannotBeServed()
+    {
+        using var registration = DummyDriver.CreateRegistration(Host(_ns.Name), "ndtc%d");
+
+        Assert.Throws<InvalidOperationException>(() => ControlServer.Start(registration.Device, Options));
+        Assert.Empty(_directory.FileNames);
+    }
+
+    [Fact]
+    public void TheEndpointOfADeviceThatWentAwayIsRemoved()
+    {
+        using var registration = DummyDriver.CreateRegistration(Host(_ns.Name), "ndtc0");
+        registration.Register();
+        using var control = ControlServer.Start(registration.Device, Options);
+        Assert.NotNull(control);
+
+        registration.Dispose();
+
+        Wait.Until(() => _directory.FileNames.Count == 0, "the endpoint of the removed device went");
     }
 
     [Fact]
@@ -253,7 +289,7 @@ public sealed class ControlServerTests : IDisposable
     {
         MakeStaleSocket("ndtc0", _ns.Name);
 
-        using var registration = RegisterDummy("ndtc0");
+        using var dummy = RegisterDummy("ndtc0");
         using var client = ConnectOnly();
 
         Assert.Equal("ndtc0", client.GetInfo().Name);
@@ -263,33 +299,50 @@ public sealed class ControlServerTests : IDisposable
     public void MovingTheDeviceMovesItsEndpoint()
     {
         using var target = new TestNamespace();
-        using var registration = RegisterDummy("ndtc0");
+        using var dummy = RegisterDummy("ndtc0");
 
-        registration.Device.MoveToNetworkNamespace(target.Name);
+        dummy.Device.MoveToNetworkNamespace(target.Name);
 
-        Assert.Equal([$"ndtc0@{target.Name}.sock"], _directory.FileNames);
+        // The server notices the move itself (within ControlServer.FollowInterval).
+        Wait.Until(() => _directory.FileNames.SequenceEqual([$"ndtc0@{target.Name}.sock"]), "the endpoint follows the device");
+        Assert.Equal(target.Name, dummy.Server!.Endpoint.NetworkNamespace);
         using var client = ConnectOnly();
         var info = client.GetInfo();
         Assert.Equal(target.Name, info.Netns);
         Assert.Equal(target.Link("ndtc0")!.Value.GetProperty("ifindex").GetInt32(), info.Ifindex);
     }
 
-    private LinuxHost Host(string networkNamespace) =>
-        new(new LinuxHostOptions { NetworkNamespace = networkNamespace, ControlDirectory = _directory.Path });
+    private ControlServerOptions Options => new() { Directory = _directory.Path };
 
-    private Registration<DummyDriver> RegisterDummy(string name, int queues = 1)
+    private static LinuxHost Host(string networkNamespace) => new(new LinuxHostOptions { NetworkNamespace = networkNamespace });
+
+    /// <summary>A dummy device registered in the test's namespace and up, with its endpoint started as an owner starts it.</summary>
+    private ServedDummy RegisterDummy(string name, int queues = 1)
     {
         var registration = DummyDriver.CreateRegistration(Host(_ns.Name), name, queues);
         try
         {
             registration.Register();
+            var server = ControlServer.Start(registration.Device, Options);
             registration.Device.BringUp();
-            return registration;
+            return new ServedDummy(registration, server);
         }
         catch
         {
             registration.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>A device and its endpoint, removed as an owner removes them: the endpoint first.</summary>
+    private sealed record ServedDummy(Registration<DummyDriver> Registration, ControlServer? Server) : IDisposable
+    {
+        public NetDevice<DummyDriver> Device => Registration.Device;
+
+        public void Dispose()
+        {
+            Server?.Dispose();
+            Registration.Dispose();
         }
     }
 

@@ -50,7 +50,7 @@ internal static class DemoCommand
             using var termination = new TerminationSignal();
             var scenario = new DemoScenario(
                 new DemoOptions(parseResult.GetValue(pings), parseResult.GetValue(megabytes) * 1024L * 1024, parseResult.GetValue(queues), !parseResult.GetValue(noOffloads)),
-                Console.Out, loggerFactory);
+                ControlPlane.ServerOptions(enabled: true), Console.Out, loggerFactory);
             try
             {
                 var ok = scenario.RunAsync(termination.Token).GetAwaiter().GetResult();

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using NetDev.Linux.Control;
+using NetDev.Control;
 
 namespace NetDev.Cli.Commands;
 

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using NetDev.Control;
 using NetDev.Linux;
 
 namespace NetDev.Cli.Commands;
@@ -12,7 +13,7 @@ internal static class RunCommand
     /// <summary><c>--no-control</c>: serve no control endpoint, so <c>netdev list/stats/ethtool</c> do not see the devices.</summary>
     public static readonly Option<bool> NoControl = new("--no-control")
     {
-        Description = $"Serve no control endpoint (netdev list, stats and ethtool will not see the devices). Endpoints live in {Linux.Control.ControlDirectory.Default}, or ${ControlPlane.DirectoryVariable}.",
+        Description = $"Serve no control endpoint (netdev list, stats and ethtool will not see the devices). Endpoints live in {ControlDirectory.Default}, or ${ControlPlane.DirectoryVariable}.",
         Recursive = true,
     };
 
@@ -28,11 +29,9 @@ internal static class RunCommand
         return run;
     }
 
-    /// <summary>The Linux host's options for devices in <paramref name="networkNamespace"/> (null: the CLI's own), as the command line and environment ask.</summary>
-    public static LinuxHostOptions HostOptions(ParseResult parseResult, string? networkNamespace = null) => new()
-    {
-        NetworkNamespace = networkNamespace,
-        ControlDirectory = ControlPlane.Directory,
-        ServeControlEndpoint = !parseResult.GetValue(NoControl),
-    };
+    /// <summary>The Linux host's options for devices in <paramref name="networkNamespace"/> (null: the CLI's own).</summary>
+    public static LinuxHostOptions HostOptions(string? networkNamespace = null) => new() { NetworkNamespace = networkNamespace };
+
+    /// <summary>The control endpoints' options, as the command line (<c>--no-control</c>) and environment (<c>NETDEV_RUN_DIR</c>) ask.</summary>
+    public static ControlServerOptions ControlOptions(ParseResult parseResult) => ControlPlane.ServerOptions(enabled: !parseResult.GetValue(NoControl));
 }

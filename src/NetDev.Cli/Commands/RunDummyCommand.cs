@@ -60,7 +60,7 @@ internal static class RunDummyCommand
         command.SetAction(parseResult =>
         {
             using var loggerFactory = GlobalOptions.CreateLoggerFactory(parseResult);
-            var host = new LinuxHost(RunCommand.HostOptions(parseResult));
+            var host = new LinuxHost(RunCommand.HostOptions());
             var devices = new List<Registration<DummyDriver>>();
             try
             {
@@ -76,7 +76,7 @@ internal static class RunDummyCommand
                 Console.Error.WriteLine($"netdev run dummy: {OptionValidation.Reason(error)} See 'netdev run dummy --help'.");
                 return ExitCodes.Usage;
             }
-            return DeviceRunner.Run([.. devices.Select(DeviceGroup.Of)], Console.Out, Console.Error);
+            return DeviceRunner.Run([.. devices.Select(DeviceGroup.Of)], RunCommand.ControlOptions(parseResult), Console.Out, Console.Error);
         });
         return command;
     }

@@ -71,8 +71,8 @@ internal static class RunPairCommand
         {
             using var loggerFactory = GlobalOptions.CreateLoggerFactory(parseResult);
             var firstName = parseResult.GetValue(name)!;
-            var host = new LinuxHost(RunCommand.HostOptions(parseResult, parseResult.GetValue(netns)));
-            var peerHost = new LinuxHost(RunCommand.HostOptions(parseResult, parseResult.GetValue(peerNetns)));
+            var host = new LinuxHost(RunCommand.HostOptions(parseResult.GetValue(netns)));
+            var peerHost = new LinuxHost(RunCommand.HostOptions(parseResult.GetValue(peerNetns)));
             PairRegistration pair;
             try
             {
@@ -84,7 +84,7 @@ internal static class RunPairCommand
                 Console.Error.WriteLine($"netdev run pair: {OptionValidation.Reason(error)} See 'netdev run pair --help'.");
                 return ExitCodes.Usage;
             }
-            return DeviceRunner.Run([DeviceGroup.Of(pair)], Console.Out, Console.Error);
+            return DeviceRunner.Run([DeviceGroup.Of(pair)], RunCommand.ControlOptions(parseResult), Console.Out, Console.Error);
         });
         return command;
     }

@@ -64,7 +64,7 @@ internal static class RunTunnelCommand
             try
             {
                 var socket = NetworkNamespace.Run(ns, () => TunnelDriver.CreateSocket(localEndPoint));
-                registration = TunnelDriver.CreateRegistration(new LinuxHost(RunCommand.HostOptions(parseResult, ns)),
+                registration = TunnelDriver.CreateRegistration(new LinuxHost(RunCommand.HostOptions(ns)),
                     socket, parseResult.GetValue(remote)!, name: parseResult.GetValue(name), loggerFactory: loggerFactory,
                     offloads: parseResult.GetValue(offloads) switch
                     {
@@ -83,7 +83,7 @@ internal static class RunTunnelCommand
                 Console.Error.WriteLine($"netdev: {failure.Message}");
                 return ExitCodes.Failure;
             }
-            return DeviceRunner.Run([DeviceGroup.Of(registration)], Console.Out, Console.Error);
+            return DeviceRunner.Run([DeviceGroup.Of(registration)], RunCommand.ControlOptions(parseResult), Console.Out, Console.Error);
         });
         return command;
     }

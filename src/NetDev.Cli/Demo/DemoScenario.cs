@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
+using NetDev.Control;
 using NetDev.Drivers.Pair;
 using NetDev.Linux;
 
@@ -11,9 +12,10 @@ internal sealed record DemoOptions(int Pings, long TransferBytes, int Queues, bo
 /// <summary>
 /// <c>netdev demo</c>: two network namespaces joined by the pair driver, addresses on both ends, a ping
 /// and a TCP transfer across, then the figures and both devices' counters. Everything it makes it removes,
-/// on success, on failure and on Ctrl-C.
+/// on success, on failure and on Ctrl-C. While it runs, <c>netdev list</c>, <c>stats</c> and <c>ethtool</c>
+/// see both ends through the control endpoints <paramref name="control"/> places.
 /// </summary>
-internal sealed class DemoScenario(DemoOptions options, TextWriter output, ILoggerFactory loggerFactory)
+internal sealed class DemoScenario(DemoOptions options, ControlServerOptions control, TextWriter output, ILoggerFactory loggerFactory)
 {
     private static readonly IPAddress LeftAddress = IPAddress.Parse("10.77.0.1");
     private static readonly IPAddress RightAddress = IPAddress.Parse("10.77.0.2");
@@ -28,6 +30,7 @@ internal sealed class DemoScenario(DemoOptions options, TextWriter output, ILogg
     {
         var created = new List<string>();
         PairRegistration? pair = null;
+        using var endpoints = new DeviceEndpoints(control);
         try
         {
             foreach (var name in new[] { _leftNamespace, _rightNamespace })
@@ -43,6 +46,7 @@ internal sealed class DemoScenario(DemoOptions options, TextWriter output, ILogg
                 new LinuxHost(new LinuxHostOptions { NetworkNamespace = _rightNamespace }), "demo1",
                 options.Queues, loggerFactory, options.Offloads ? DeviceFeatures.All : DeviceFeatures.None);
             pair.Register();
+            endpoints.Serve([pair.First.Device, pair.Second.Device]);
             pair.BringUp();
             NetworkConfiguration.AddAddress(_leftNamespace, "demo0", LeftAddress, PrefixLength);
             NetworkConfiguration.AddAddress(_rightNamespace, "demo1", RightAddress, PrefixLength);
@@ -66,15 +70,16 @@ internal sealed class DemoScenario(DemoOptions options, TextWriter output, ILogg
         }
         finally
         {
-            Cleanup(pair, created);
+            Cleanup(endpoints, pair, created);
         }
     }
 
-    private void Cleanup(PairRegistration? pair, List<string> namespaces)
+    private void Cleanup(DeviceEndpoints endpoints, PairRegistration? pair, List<string> namespaces)
     {
         var failures = new List<Exception>();
         try
         {
+            endpoints.Dispose();
             pair?.Dispose();
         }
         catch (Exception error)

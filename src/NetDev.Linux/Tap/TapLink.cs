@@ -1,5 +1,4 @@
 using NetDev.Hosting;
-using NetDev.Linux.Control;
 using NetDev.Linux.Loop;
 using NetDev.Linux.Netlink;
 
@@ -26,7 +25,6 @@ internal sealed class TapLink : IHostLink
     private int _disposed;
     private int _notificationBuffer = 1 << 20;
     private LinuxHostOptions _options = new();
-    private ControlServer? _control;
 
     private TapLink(string name, int ifIndex, string? networkNamespace, SafeFileDescriptor[] queues, RtNetlinkSocket requests, LinkMonitor monitor)
     {
@@ -138,7 +136,6 @@ internal sealed class TapLink : IHostLink
         lock (_netlinkLock)
         {
             _monitor.Start(events);
-            _control = ControlServer.Start(_options, (NetDevice)events, Name, NetworkNamespace);
         }
     }
 
@@ -255,8 +252,6 @@ internal sealed class TapLink : IHostLink
             {
                 _monitor.Start(events);
             }
-            // The endpoint is named after the namespace, so it moves too.
-            _control = _control?.MoveTo(networkNamespace);
         }
     }
 
@@ -394,7 +389,6 @@ internal sealed class TapLink : IHostLink
         }
         lock (_netlinkLock)
         {
-            _control?.Dispose();
             _monitor.Dispose();
         }
         foreach (var queue in _queues)

@@ -1,4 +1,4 @@
-namespace NetDev.Linux.Control;
+namespace NetDev.Control;
 
 /// <summary>
 /// The directory of control sockets (<c>/run/netdev</c> by default): one socket per running device,

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace NetDev.Linux.Control;
+namespace NetDev.Control;
 
 /// <summary>
 /// Where a running device answers control requests: a Unix socket in the control directory named after

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace NetDev.Linux.Control;
+namespace NetDev.Control;
 
 /// <summary>
 /// The requests a control endpoint answers, as written in the <c>request</c> field of a request line

@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 
-namespace NetDev.Linux.Control;
+namespace NetDev.Control;
 
 /// <summary>
 /// A connection to one running device's control endpoint: each method sends one request line and reads
