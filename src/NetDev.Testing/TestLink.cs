@@ -39,7 +39,7 @@ public sealed partial class TestLink : IHostLink
         IfIndex = ifIndex;
         _mtu = request.Mtu;
         _macAddress = request.MacAddress;
-        _flags = DeviceFlags.Broadcast | (request.Flags & ChangeableFlags);
+        _flags = DeviceFlags.Broadcast | (request.Flags & DeviceFlagSets.Changeable);
         _txQueueLength = request.TxQueueLength;
     }
 

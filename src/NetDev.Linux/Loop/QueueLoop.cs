@@ -175,7 +175,7 @@ internal sealed class QueueLoop : IDisposable
                 // SAFETY: fds points at two PollFd on this stack frame; poll reads and writes exactly those two.
                 if (Interop.Poll(fds, 2, timeout) < 0)
                 {
-                    if (Interop.Errors.LastErrno == Interop.Errno.EINTR)
+                    if (Interop.Errors.LastErrno == Errno.EINTR)
                     {
                         continue;
                     }
@@ -278,14 +278,14 @@ internal sealed class QueueLoop : IDisposable
             reader.Dispose();
             if (!returned)
             {
-                _events.OnHostError(new NetDevException(Interop.Errno.EBUSY, $"cancel io_uring reads of TAP queue {_queue.Index}", _device,
+                _events.OnHostError(new NetDevException(Errno.EBUSY, $"cancel io_uring reads of TAP queue {_queue.Index}", _device,
                     "the kernel did not give the read buffers back; they stay out of the pool"));
             }
         }
     }
 
     private void ReportTapGone() =>
-        _events.OnHostError(new NetDevException(ErrnoNames.EIO, $"poll TAP queue {_queue.Index}", _device,
+        _events.OnHostError(new NetDevException(Errno.EIO, $"poll TAP queue {_queue.Index}", _device,
             "the TAP queue reports an error; was the interface deleted?"));
 
     /// <summary>How long poll may sleep: until a refused frame is due for a retry or the watchdog is due, else forever.</summary>
@@ -346,11 +346,11 @@ internal sealed class QueueLoop : IDisposable
                 var errno = Interop.Errors.LastErrno;
                 switch (errno)
                 {
-                    case Interop.Errno.EAGAIN:
+                    case Errno.EAGAIN:
                         return true;
-                    case Interop.Errno.EINTR:
+                    case Errno.EINTR:
                         continue;
-                    case Interop.Errno.EBADFD or Interop.Errno.EIO:
+                    case Errno.EBADFD or Errno.EIO:
                         _events.OnHostError(Interop.Errors.Exception(errno, $"read TAP queue {_queue.Index}", _device));
                         return false;
                     default:
