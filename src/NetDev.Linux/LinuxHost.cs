@@ -79,7 +79,7 @@ internal static class IoModes
             "poll" => IoMode.Poll,
             "io_uring" or "iouring" or "uring" => IoMode.IoUring,
             null or "" or "auto" => AutoDefault == IoMode.IoUring ? IoMode.Auto : IoMode.Poll,
-            var other => throw new NetDevException(Interop.Errno.EINVAL, EnvironmentVariable, null,
+            var other => throw new NetDevException(Errno.EINVAL, EnvironmentVariable, null,
                 $"'{other}' is not an I/O mode; use poll or io_uring"),
         };
     }

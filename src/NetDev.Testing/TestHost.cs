@@ -204,7 +204,7 @@ public sealed class TestHost : INetDeviceHost
         {
             if (_links.ContainsKey(template))
             {
-                throw new NetDevException(ErrnoNames.EEXIST, "RTM_NEWLINK", template, "an interface with this name already exists");
+                throw new NetDevException(Errno.EEXIST, "RTM_NEWLINK", template, "an interface with this name already exists");
             }
             return template;
         }
@@ -213,7 +213,7 @@ public sealed class TestHost : INetDeviceHost
             var name = string.Concat(template.AsSpan(0, marker), number.ToString(System.Globalization.CultureInfo.InvariantCulture), template.AsSpan(marker + 2));
             if (name.Length > 15)
             {
-                throw new NetDevException(ErrnoNames.EINVAL, "RTM_NEWLINK", template, "no free interface name of at most 15 characters fits the template");
+                throw new NetDevException(Errno.EINVAL, "RTM_NEWLINK", template, "no free interface name of at most 15 characters fits the template");
             }
             if (!_links.ContainsKey(name))
             {

@@ -6,9 +6,6 @@ namespace NetDev.Testing;
 // changes "others" make (ip link set …), which reach the device as the Linux host reports them.
 public sealed partial class TestLink
 {
-    // The flags `ip link set` and a TAP's owner can change (dev_change_flags); IFF_BROADCAST comes with Ethernet.
-    private const DeviceFlags ChangeableFlags = DeviceFlags.NoArp | DeviceFlags.Multicast | DeviceFlags.Promisc | DeviceFlags.AllMulti;
-
     // A TAP's MTU range: ETH_MIN_MTU to MAX_MTU less the Ethernet header (drivers/net/tun.c).
     private const int KernelMinMtu = 68;
     private const int KernelMaxMtu = 65535 - NetDevice.EthernetHeaderLength;
@@ -160,7 +157,7 @@ public sealed partial class TestLink
             {
                 _macAddress = address;
             }
-            var mask = change.FlagMask & ChangeableFlags;
+            var mask = change.FlagMask & DeviceFlagSets.Changeable;
             _flags = (_flags & ~mask) | (change.Flags & mask);
             if (change.TxQueueLength is { } length)
             {
@@ -251,9 +248,9 @@ public sealed partial class TestLink
     /// <exception cref="ArgumentException"><paramref name="mask"/> names another flag.</exception>
     public void IpLinkSetFlags(DeviceFlags flags, DeviceFlags mask)
     {
-        if ((mask & ~ChangeableFlags) != 0)
+        if ((mask & ~DeviceFlagSets.Changeable) != 0)
         {
-            throw new ArgumentException($"Only {ChangeableFlags} change this way; up and down have IpLinkSetUp and IpLinkSetDown.", nameof(mask));
+            throw new ArgumentException($"Only {DeviceFlagSets.Changeable} change this way; up and down have IpLinkSetUp and IpLinkSetDown.", nameof(mask));
         }
         ChangeByOthers(() =>
         {
@@ -373,15 +370,15 @@ public sealed partial class TestLink
     {
         if (mtu is { } m && (m < KernelMinMtu || m > KernelMaxMtu))
         {
-            throw new NetDevException(ErrnoNames.EINVAL, "RTM_NEWLINK", Name, $"MTU {m} is outside the interface's range {KernelMinMtu}..{KernelMaxMtu}");
+            throw new NetDevException(Errno.EINVAL, "RTM_NEWLINK", Name, $"MTU {m} is outside the interface's range {KernelMinMtu}..{KernelMaxMtu}");
         }
         if (address is { } a && !a.IsValidDeviceAddress)
         {
-            throw new NetDevException(ErrnoNames.EADDRNOTAVAIL, "RTM_NEWLINK", Name, $"{a} is not a valid unicast address");
+            throw new NetDevException(Errno.EADDRNOTAVAIL, "RTM_NEWLINK", Name, $"{a} is not a valid unicast address");
         }
         if (txQueueLength is < 0)
         {
-            throw new NetDevException(ErrnoNames.EINVAL, "RTM_NEWLINK", Name, "a transmit queue length cannot be negative");
+            throw new NetDevException(Errno.EINVAL, "RTM_NEWLINK", Name, "a transmit queue length cannot be negative");
         }
     }
 
@@ -389,7 +386,7 @@ public sealed partial class TestLink
     {
         if (_removed)
         {
-            throw new NetDevException(ErrnoNames.ENODEV, "RTM_NEWLINK", Name, "the interface was removed");
+            throw new NetDevException(Errno.ENODEV, "RTM_NEWLINK", Name, "the interface was removed");
         }
     }
 }

@@ -41,7 +41,7 @@ public sealed partial class TestLink : IHostLink
         IfIndex = ifIndex;
         _mtu = request.Mtu;
         _macAddress = request.MacAddress;
-        _flags = DeviceFlags.Broadcast | (request.Flags & ChangeableFlags);
+        _flags = DeviceFlags.Broadcast | (request.Flags & DeviceFlagSets.Changeable);
         _txQueueLength = request.TxQueueLength;
         _queues = new QueueState[request.QueueCount];
     }

@@ -12,7 +12,7 @@ namespace NetDev;
 public class NetDevException : Exception
 {
     /// <summary>Creates the exception for <paramref name="operation"/> on <paramref name="device"/>.</summary>
-    /// <param name="errno">The Linux errno value (positive), or 0 when no errno applies.</param>
+    /// <param name="errno">The Linux errno value (positive, one of <see cref="NetDev.Errno"/> or any other), or 0 when no errno applies.</param>
     /// <param name="operation">What was attempted, such as <c>TUNSETIFF</c> or <c>RTM_NEWLINK</c>.</param>
     /// <param name="device">The device name (or name template), or <see langword="null"/> when none applies.</param>
     /// <param name="description">The system's text for the errno; a built-in text is used when omitted.</param>
@@ -25,11 +25,11 @@ public class NetDevException : Exception
         Device = device;
     }
 
-    /// <summary>The errno value (positive), or 0 when the failure has none.</summary>
+    /// <summary>The errno value (positive; the names are in <see cref="NetDev.Errno"/>), or 0 when the failure has none.</summary>
     public int Errno { get; }
 
     /// <summary>The symbolic errno name, such as <c>EPERM</c>.</summary>
-    public string ErrnoName => ErrnoNames.NameOf(Errno);
+    public string ErrnoName => NetDev.Errno.NameOf(Errno);
 
     /// <summary>The operation that failed.</summary>
     public string Operation { get; }
@@ -38,7 +38,7 @@ public class NetDevException : Exception
     public string? Device { get; }
 
     /// <summary>Whether the failure is a missing privilege (EPERM or EACCES).</summary>
-    public bool IsPermissionDenied => Errno is ErrnoNames.EPERM or ErrnoNames.EACCES;
+    public bool IsPermissionDenied => Errno is NetDev.Errno.EPERM or NetDev.Errno.EACCES;
 
     private static string Format(int errno, string operation, string? device, string? description)
     {
@@ -47,9 +47,9 @@ public class NetDevException : Exception
         {
             return $"{where} failed: {description ?? "unknown error"}";
         }
-        var text = string.IsNullOrEmpty(description) ? ErrnoNames.DescriptionOf(errno) : description;
-        var message = $"{where} failed: {text} ({ErrnoNames.NameOf(errno)})";
-        if (errno is ErrnoNames.EPERM or ErrnoNames.EACCES)
+        var text = string.IsNullOrEmpty(description) ? NetDev.Errno.DescriptionOf(errno) : description;
+        var message = $"{where} failed: {text} ({NetDev.Errno.NameOf(errno)})";
+        if (errno is NetDev.Errno.EPERM or NetDev.Errno.EACCES)
         {
             message += "; run as root or grant CAP_NET_ADMIN";
         }

@@ -27,7 +27,7 @@ public abstract class NetDevice : ILinkEvents
     public const int LinkOverhead = EthernetHeaderLength + 4;
 
     private const DeviceFlags RxModeFlags = DeviceFlags.Promisc | DeviceFlags.AllMulti;
-    private const DeviceFlags ChangeableFlags = DeviceFlags.NoArp | DeviceFlags.Multicast | DeviceFlags.Broadcast | RxModeFlags;
+    private const DeviceFlags ChangeableFlags = DeviceFlagSets.Mirrored;
 
     // Frames handed to the host in one DeliverBatchToSystem call: a NAPI budget, and what the outcomes on the stack hold.
     private const int ReceiveChunk = 64;

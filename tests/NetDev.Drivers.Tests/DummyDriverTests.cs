@@ -168,7 +168,7 @@ public sealed class DummyDriverTests
         foreach (var invalid in new[] { Multicast, MacAddress.Broadcast, MacAddress.Zero })
         {
             var error = Assert.Throws<NetDevException>(() => device.DriverData.SetMacAddress(device, invalid));
-            Assert.Equal(ErrnoNames.EADDRNOTAVAIL, error.Errno);
+            Assert.Equal(Errno.EADDRNOTAVAIL, error.Errno);
             Assert.Contains(invalid.ToString(), error.Message);
         }
         device.DriverData.SetMacAddress(device, MacAddress.Parse("02:00:00:00:00:42"));
@@ -188,7 +188,7 @@ public sealed class DummyDriverTests
         Assert.Throws<ArgumentException>(() => device.MacAddress = Multicast);
         Assert.Throws<ArgumentException>(() => device.MacAddress = MacAddress.Zero);
         var kernelRefusal = Assert.Throws<NetDevException>(() => link.IpLinkSetAddress(Multicast));
-        Assert.Equal(ErrnoNames.EADDRNOTAVAIL, kernelRefusal.Errno);
+        Assert.Equal(Errno.EADDRNOTAVAIL, kernelRefusal.Errno);
 
         Assert.Equal(original, device.MacAddress);
         Assert.Equal(original, link.MacAddress);

@@ -91,7 +91,7 @@ public sealed class RegistrationTests
         using var second = new Registration<RecordingDriver>(ns.Host, 1, 1, new RecordingDriver());
         second.Device.Name = "nddup0";
         var error = Assert.Throws<NetDevException>(second.Register);
-        Assert.Equal(ErrnoNames.EEXIST, error.Errno);
+        Assert.Equal(Errno.EEXIST, error.Errno);
         Assert.Equal("nddup0", error.Device);
     }
 
@@ -101,7 +101,7 @@ public sealed class RegistrationTests
         var host = new LinuxHost(new LinuxHostOptions { NetworkNamespace = "ndt-does-not-exist" });
         using var registration = new Registration<RecordingDriver>(host, 1, 1, new RecordingDriver());
         var error = Assert.Throws<NetDevException>(registration.Register);
-        Assert.Equal(ErrnoNames.ENOENT, error.Errno);
+        Assert.Equal(Errno.ENOENT, error.Errno);
         Assert.Contains("ndt-does-not-exist", error.Message);
     }
 

@@ -73,7 +73,7 @@ public sealed class LinkChangeTests
     {
         var (_, _, registration, link, calls) = Device();
         using var _ = registration;
-        link.FailNextSetAdminUp(ErrnoNames.EPERM);
+        link.FailNextSetAdminUp(Errno.EPERM);
 
         Assert.Throws<NetDevException>(registration.Device.BringUp);
 
@@ -119,7 +119,7 @@ public sealed class LinkChangeTests
 
         var error = Assert.Throws<NetDevException>(() => link.IpLinkSetMtu(40));
 
-        Assert.Equal(ErrnoNames.EINVAL, error.Errno);
+        Assert.Equal(Errno.EINVAL, error.Errno);
         Assert.Equal(1500, link.Mtu);
         Assert.DoesNotContain("ChangeMtu", calls.Summary());
     }
@@ -135,7 +135,7 @@ public sealed class LinkChangeTests
 
         Assert.Equal(address, registration.Device.MacAddress);
         Assert.Contains("SetMacAddress", calls.Summary());
-        Assert.Equal(ErrnoNames.EADDRNOTAVAIL, Assert.Throws<NetDevException>(() => link.IpLinkSetAddress(MacAddress.Broadcast)).Errno);
+        Assert.Equal(Errno.EADDRNOTAVAIL, Assert.Throws<NetDevException>(() => link.IpLinkSetAddress(MacAddress.Broadcast)).Errno);
     }
 
     [Fact]
@@ -193,7 +193,7 @@ public sealed class LinkChangeTests
     {
         var (_, _, registration, link, calls) = Device();
         using var _ = registration;
-        link.FailNextConfigure(ErrnoNames.EPERM);
+        link.FailNextConfigure(Errno.EPERM);
 
         Assert.Throws<NetDevException>(() => registration.Device.Mtu = 4000);
 
@@ -213,7 +213,7 @@ public sealed class LinkChangeTests
 
         var error = Assert.Throws<NetDevException>(() => registration.Device.Mtu = 70000);
 
-        Assert.Equal(ErrnoNames.EINVAL, error.Errno);
+        Assert.Equal(Errno.EINVAL, error.Errno);
         Assert.Equal((1500, 1500), (registration.Device.Mtu, link.Mtu));
     }
 

@@ -53,7 +53,7 @@ public sealed class RegistrationTests
 
         var error = Assert.Throws<NetDevException>(second.Register);
 
-        Assert.Equal(ErrnoNames.EEXIST, error.Errno);
+        Assert.Equal(Errno.EEXIST, error.Errno);
         Assert.False(second.IsRegistered);
         Assert.Empty(calls.Calls);
         Assert.Single(host.Links);
@@ -65,7 +65,7 @@ public sealed class RegistrationTests
         var host = new TestHost();
         using var registration = new Registration<ScriptedDriver>(host, 1, 1, new ScriptedDriver());
         var calls = OperationRecorder.Attach(registration.Device);
-        host.FailNextCreateLink(ErrnoNames.EPERM);
+        host.FailNextCreateLink(Errno.EPERM);
 
         var error = Assert.Throws<NetDevException>(registration.Register);
 

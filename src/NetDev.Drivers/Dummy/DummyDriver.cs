@@ -101,7 +101,7 @@ public sealed class DummyDriver : IDeviceOperations<DummyDriver>, IEthtoolOperat
     {
         if (!address.IsValidDeviceAddress)
         {
-            throw new NetDevException(ErrnoNames.EADDRNOTAVAIL, "SetMacAddress", device.Name, $"{address} is not a valid unicast, non-zero address");
+            throw new NetDevException(Errno.EADDRNOTAVAIL, "SetMacAddress", device.Name, $"{address} is not a valid unicast, non-zero address");
         }
     }
 

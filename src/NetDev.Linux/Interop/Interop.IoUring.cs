@@ -204,12 +204,20 @@ internal static partial class Interop
     [LibraryImport(Libraries.Libc, EntryPoint = "syscall", SetLastError = true)]
     private static partial long SystemCall(long number, nint argument1, nint argument2, nint argument3, nint argument4, nint argument5, nint argument6);
 
+    [LibraryImport(Libraries.Libc, EntryPoint = "syscall", SetLastError = true)]
+    private static partial long SystemCall(long number, SafeFileDescriptor fd, nint argument2, nint argument3, nint argument4, nint argument5, nint argument6);
+
     internal static unsafe int IoUringSetup(uint entries, IoUringParams* parameters) =>
         (int)SystemCall(SYS_io_uring_setup, (nint)entries, (nint)parameters, 0, 0, 0, 0);
 
+    // The ring's user holds one long-lived reference on the ring descriptor from enabling it to closing it
+    // (see IoUring), so enter and register take the raw value; only a probe before that takes the handle.
     internal static unsafe int IoUringEnter(int fd, uint toSubmit, uint minComplete, uint flags, void* argument, nuint argumentSize) =>
         (int)SystemCall(SYS_io_uring_enter, fd, (nint)toSubmit, (nint)minComplete, (nint)flags, (nint)argument, (nint)argumentSize);
 
     internal static unsafe int IoUringRegister(int fd, uint opcode, void* argument, uint count) =>
+        (int)SystemCall(SYS_io_uring_register, fd, (nint)opcode, (nint)argument, (nint)count, 0, 0);
+
+    internal static unsafe int IoUringRegister(SafeFileDescriptor fd, uint opcode, void* argument, uint count) =>
         (int)SystemCall(SYS_io_uring_register, fd, (nint)opcode, (nint)argument, (nint)count, 0, 0);
 }

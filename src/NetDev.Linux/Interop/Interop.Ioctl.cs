@@ -34,5 +34,5 @@ internal static partial class Interop
     }
 
     [LibraryImport(Libraries.Libc, EntryPoint = "ioctl", SetLastError = true)]
-    internal static unsafe partial int Ioctl(int fd, nuint request, void* argument);
+    internal static unsafe partial int Ioctl(SafeFileDescriptor fd, nuint request, void* argument);
 }

@@ -13,7 +13,7 @@ internal static partial class Interop
     internal static readonly nint MAP_FAILED = -1;
 
     [LibraryImport(Libraries.Libc, EntryPoint = "mmap", SetLastError = true)]
-    internal static partial nint MemoryMap(nint address, nuint length, int protection, int flags, int fd, long offset);
+    internal static partial nint MemoryMap(nint address, nuint length, int protection, int flags, SafeFileDescriptor fd, long offset);
 
     [LibraryImport(Libraries.Libc, EntryPoint = "munmap", SetLastError = true)]
     internal static partial int MemoryUnmap(nint address, nuint length);

@@ -9,6 +9,8 @@ internal static partial class Interop
     internal const short POLLHUP = 0x010;
     internal const short POLLNVAL = 0x020;
 
+    /// <summary><c>struct pollfd</c>. It holds raw descriptors, so a loop that polls holds a long-lived
+    /// reference on each (see <see cref="SafeFileDescriptor"/>).</summary>
     [StructLayout(LayoutKind.Sequential)]
     internal struct PollFd
     {

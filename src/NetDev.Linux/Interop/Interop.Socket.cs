@@ -25,18 +25,21 @@ internal static partial class Interop
         internal uint Groups;
     }
 
+    /// <summary><c>socket</c>; the descriptor is invalid when the call failed, and the errno is the call's.</summary>
+    internal static SafeFileDescriptor Socket(int domain, int type, int protocol) => new(SocketRaw(domain, type, protocol));
+
     [LibraryImport(Libraries.Libc, EntryPoint = "socket", SetLastError = true)]
-    internal static partial int Socket(int domain, int type, int protocol);
+    private static partial int SocketRaw(int domain, int type, int protocol);
 
     [LibraryImport(Libraries.Libc, EntryPoint = "bind", SetLastError = true)]
-    internal static unsafe partial int Bind(int fd, void* address, uint addressLength);
+    internal static unsafe partial int Bind(SafeFileDescriptor fd, void* address, uint addressLength);
 
     [LibraryImport(Libraries.Libc, EntryPoint = "send", SetLastError = true)]
-    internal static unsafe partial nint Send(int fd, byte* buffer, nuint length, int flags);
+    internal static unsafe partial nint Send(SafeFileDescriptor fd, byte* buffer, nuint length, int flags);
 
     [LibraryImport(Libraries.Libc, EntryPoint = "recv", SetLastError = true)]
-    internal static unsafe partial nint Receive(int fd, byte* buffer, nuint length, int flags);
+    internal static unsafe partial nint Receive(SafeFileDescriptor fd, byte* buffer, nuint length, int flags);
 
     [LibraryImport(Libraries.Libc, EntryPoint = "setsockopt", SetLastError = true)]
-    internal static unsafe partial int SetSocketOption(int fd, int level, int name, void* value, uint valueLength);
+    internal static unsafe partial int SetSocketOption(SafeFileDescriptor fd, int level, int name, void* value, uint valueLength);
 }

@@ -2,12 +2,21 @@ using System.Runtime.InteropServices;
 
 namespace NetDev.Linux;
 
-/// <summary>An owned Linux file descriptor, closed exactly once.</summary>
+/// <summary>
+/// An owned Linux file descriptor, closed exactly once. Native calls that take a descriptor take this type,
+/// so the marshaller holds a reference for the length of each call and a descriptor closed meanwhile makes the
+/// call throw <see cref="ObjectDisposedException"/> instead of reaching a reused number. (The handle travels
+/// pointer-sized where C takes an <c>int</c>; every 64-bit Linux ABI passes it in a register of which the
+/// callee reads the low half.)
+/// </summary>
 /// <remarks><b>Invariants.</b> <c>handle</c> is an open descriptor owned by this object until
-/// <see cref="ReleaseHandle"/> closes it; code that keeps using the raw value (a queue loop) holds a
-/// reference taken with <see cref="SafeHandle.DangerousAddRef"/> for as long as it does.</remarks>
+/// <see cref="ReleaseHandle"/> closes it, or -1 when the call that should have opened it failed. Code that
+/// uses the raw value (<see cref="Fd"/>: a loop that polls or reads it for its whole life, an io_uring
+/// submission entry) holds one long-lived reference taken with <see cref="SafeHandle.DangerousAddRef"/> for
+/// as long as it does.</remarks>
 internal sealed class SafeFileDescriptor : SafeHandle
 {
+    /// <summary>Takes ownership of <paramref name="fd"/>, or of nothing when it is negative (a failed call's result).</summary>
     internal SafeFileDescriptor(int fd) : base(invalidHandleValue: -1, ownsHandle: true) => SetHandle(fd);
 
     public override bool IsInvalid => handle < 0;

@@ -23,7 +23,7 @@ internal sealed class SafeMemoryMapping : SafeHandle
     internal nint Address => handle;
 
     /// <summary>Maps <paramref name="length"/> bytes of <paramref name="fd"/> at <paramref name="offset"/>, shared and read-write.</summary>
-    internal static SafeMemoryMapping Map(int fd, nuint length, long offset, string operation, string? device)
+    internal static SafeMemoryMapping Map(SafeFileDescriptor fd, nuint length, long offset, string operation, string? device)
     {
         var address = Interop.MemoryMap(0, length, Interop.PROT_READ | Interop.PROT_WRITE, Interop.MAP_SHARED | Interop.MAP_POPULATE, fd, offset);
         if (address == Interop.MAP_FAILED)

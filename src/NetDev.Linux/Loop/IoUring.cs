@@ -72,7 +72,7 @@ internal sealed unsafe class IoUring : IDisposable
         var parameters = new Interop.IoUringParams { Flags = PreferredFlags | Interop.IORING_SETUP_CQSIZE, CqEntries = completionEntries };
         // SAFETY: parameters is a local io_uring_params the kernel reads and fills in.
         var fd = Interop.IoUringSetup(entries, &parameters);
-        if (fd < 0 && Interop.Errors.LastErrno == Interop.Errno.EINVAL)
+        if (fd < 0 && Interop.Errors.LastErrno == Errno.EINVAL)
         {
             // Kernels before 6.1 know neither single issuer nor deferred task running: a plain ring works too.
             parameters = new Interop.IoUringParams { Flags = Interop.IORING_SETUP_CQSIZE, CqEntries = completionEntries };
@@ -89,19 +89,19 @@ internal sealed unsafe class IoUring : IDisposable
         {
             if ((parameters.Features & Interop.IORING_FEAT_EXT_ARG) == 0)
             {
-                throw new NetDevException(Interop.Errno.EOPNOTSUPP, "io_uring_setup", device,
+                throw new NetDevException(Errno.EOPNOTSUPP, "io_uring_setup", device,
                     "the kernel's io_uring cannot wait with a timeout (IORING_FEAT_EXT_ARG, Linux 5.11)");
             }
             var submissionSize = parameters.SqOffsets.Array + parameters.SqEntries * sizeof(uint);
             var completionSize = parameters.CqOffsets.Cqes + parameters.CqEntries * (uint)sizeof(Interop.IoUringCqe);
             var singleMapping = (parameters.Features & Interop.IORING_FEAT_SINGLE_MMAP) != 0;
-            rings = SafeMemoryMapping.Map(fd, singleMapping ? Math.Max(submissionSize, completionSize) : submissionSize,
+            rings = SafeMemoryMapping.Map(descriptor, singleMapping ? Math.Max(submissionSize, completionSize) : submissionSize,
                 Interop.IORING_OFF_SQ_RING, "mmap io_uring rings", device);
             if (!singleMapping)
             {
-                completionRing = SafeMemoryMapping.Map(fd, completionSize, Interop.IORING_OFF_CQ_RING, "mmap io_uring completion ring", device);
+                completionRing = SafeMemoryMapping.Map(descriptor, completionSize, Interop.IORING_OFF_CQ_RING, "mmap io_uring completion ring", device);
             }
-            submissionEntries = SafeMemoryMapping.Map(fd, parameters.SqEntries * (nuint)sizeof(Interop.IoUringSqe),
+            submissionEntries = SafeMemoryMapping.Map(descriptor, parameters.SqEntries * (nuint)sizeof(Interop.IoUringSqe),
                 Interop.IORING_OFF_SQES, "mmap io_uring submission entries", device);
             return new IoUring(descriptor, parameters, rings, completionRing, submissionEntries, device,
                 disabled: (parameters.Flags & Interop.IORING_SETUP_R_DISABLED) != 0);
@@ -123,22 +123,10 @@ internal sealed unsafe class IoUring : IDisposable
         var size = sizeof(Interop.IoUringProbe) + Ops * sizeof(Interop.IoUringProbeOp);
         var buffer = stackalloc byte[size];
         new Span<byte>(buffer, size).Clear();
-        var added = false;
-        try
+        // SAFETY: buffer holds a probe header and Ops entries, as many as the count passed; the kernel fills them.
+        if (Interop.IoUringRegister(_fd, Interop.IORING_REGISTER_PROBE, buffer, Ops) < 0)
         {
-            _fd.DangerousAddRef(ref added);
-            // SAFETY: buffer holds a probe header and Ops entries, as many as the count passed; the kernel fills them.
-            if (Interop.IoUringRegister(_fd.Fd, Interop.IORING_REGISTER_PROBE, buffer, Ops) < 0)
-            {
-                throw Interop.Errors.LastException("io_uring_register PROBE", _device);
-            }
-        }
-        finally
-        {
-            if (added)
-            {
-                _fd.DangerousRelease();
-            }
+            throw Interop.Errors.LastException("io_uring_register PROBE", _device);
         }
         var probe = (Interop.IoUringProbe*)buffer;
         var ops = (Interop.IoUringProbeOp*)(buffer + sizeof(Interop.IoUringProbe));
@@ -297,9 +285,9 @@ internal sealed unsafe class IoUring : IDisposable
         }
         return Interop.Errors.LastErrno switch
         {
-            Interop.Errno.ETIME or Interop.Errno.EINTR => false,
+            Errno.ETIME or Errno.EINTR => false,
             // Completions wait to be taken before more can be posted: the caller reaps, then comes back.
-            Interop.Errno.EAGAIN or Interop.Errno.EBUSY => true,
+            Errno.EAGAIN or Errno.EBUSY => true,
             _ => throw Interop.Errors.LastException("io_uring_enter", _device),
         };
     }
@@ -319,8 +307,8 @@ internal sealed unsafe class IoUring : IDisposable
         }
         return Interop.Errors.LastErrno switch
         {
-            Interop.Errno.EINTR => false,
-            Interop.Errno.EAGAIN or Interop.Errno.EBUSY => true,
+            Errno.EINTR => false,
+            Errno.EAGAIN or Errno.EBUSY => true,
             _ => throw Interop.Errors.LastException("io_uring_enter", _device),
         };
     }

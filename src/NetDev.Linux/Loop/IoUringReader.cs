@@ -93,7 +93,7 @@ internal sealed unsafe class IoUringReader : IDisposable
         {
             if (!ring.Supports(Interop.IORING_OP_READ_MULTISHOT))
             {
-                throw new NetDevException(Interop.Errno.EOPNOTSUPP, "io_uring_register PROBE", device,
+                throw new NetDevException(Errno.EOPNOTSUPP, "io_uring_register PROBE", device,
                     "the kernel's io_uring has no multishot read (IORING_OP_READ_MULTISHOT, Linux 6.7)");
             }
             return new IoUringReader(ring, virtioNetHeader, device, queueIndex);
@@ -202,8 +202,8 @@ internal sealed unsafe class IoUringReader : IDisposable
             {
                 case WakeTag:
                     _wakeArmed = false;
-                    if (completion.Result < 0 && completion.Result != -Interop.Errno.ECANCELED
-                        && completion.Result != -Interop.Errno.EAGAIN && completion.Result != -Interop.Errno.EINTR)
+                    if (completion.Result < 0 && completion.Result != -Errno.ECANCELED
+                        && completion.Result != -Errno.EAGAIN && completion.Result != -Errno.EINTR)
                     {
                         throw Interop.Errors.Exception(-completion.Result, "read wake eventfd", _device);
                     }
@@ -255,8 +255,8 @@ internal sealed unsafe class IoUringReader : IDisposable
         return errno switch
         {
             // The buffer ring ran dry (the queue stopped taking frames) or the read was interrupted: re-armed later.
-            Interop.Errno.ENOBUFS or Interop.Errno.EAGAIN or Interop.Errno.EINTR or Interop.Errno.ECANCELED => 0,
-            Interop.Errno.EBADFD or Interop.Errno.EIO => errno,
+            Errno.ENOBUFS or Errno.EAGAIN or Errno.EINTR or Errno.ECANCELED => 0,
+            Errno.EBADFD or Errno.EIO => errno,
             _ => throw Interop.Errors.Exception(errno, $"read TAP queue {_queueIndex}", _device),
         };
     }

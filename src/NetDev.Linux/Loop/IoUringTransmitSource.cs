@@ -109,7 +109,7 @@ internal sealed class IoUringTransmitSource : ITransmitSource
         _wake.Dispose();
         if (!returned)
         {
-            throw new NetDevException(Interop.Errno.EBUSY, $"cancel io_uring reads of TAP queue {_queueIndex}", _device,
+            throw new NetDevException(Errno.EBUSY, $"cancel io_uring reads of TAP queue {_queueIndex}", _device,
                 "the kernel did not give the read buffers back; they stay out of the pool");
         }
     }

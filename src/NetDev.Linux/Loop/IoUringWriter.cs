@@ -80,7 +80,7 @@ internal sealed unsafe class IoUringWriter
             ring = IoUring.Create(MaxBatch, 2 * MaxBatch, device);
             if (!ring.Supports(Interop.IORING_OP_WRITE) || !ring.Supports(Interop.IORING_OP_WRITEV))
             {
-                throw new NetDevException(Interop.Errno.EOPNOTSUPP, "io_uring_register PROBE", device, "the kernel's io_uring cannot write (Linux 5.6)");
+                throw new NetDevException(Errno.EOPNOTSUPP, "io_uring_register PROBE", device, "the kernel's io_uring cannot write (Linux 5.6)");
             }
             ring.EnableOnCurrentThread();
             made = new IoUringWriter(ring);
@@ -178,9 +178,9 @@ internal sealed unsafe class IoUringWriter
         {
             _ring.SubmitAndWaitFor(1);
         }
-        if (completion.Result == -Interop.Errno.EOPNOTSUPP)
+        if (completion.Result == -Errno.EOPNOTSUPP)
         {
-            throw new NetDevException(Interop.Errno.EOPNOTSUPP, "io_uring write RWF_NOWAIT", device,
+            throw new NetDevException(Errno.EOPNOTSUPP, "io_uring write RWF_NOWAIT", device,
                 "this kernel's TAP cannot take non-blocking io_uring writes; frames are written one by one");
         }
     }

@@ -87,7 +87,7 @@ internal sealed class PollTransmitSource : ITransmitSource
         // SAFETY: fds points at two PollFd on this stack frame; poll reads and writes exactly those two.
         if (Interop.Poll(fds, 2, Milliseconds(delay)) < 0)
         {
-            if (Interop.Errors.LastErrno == Interop.Errno.EINTR)
+            if (Interop.Errors.LastErrno == Errno.EINTR)
             {
                 return;
             }
@@ -100,7 +100,7 @@ internal sealed class PollTransmitSource : ITransmitSource
         if (_tapUsable && (fds[0].ReturnedEvents & (Interop.POLLERR | Interop.POLLHUP | Interop.POLLNVAL)) != 0)
         {
             _tapUsable = false;
-            _failure = new NetDevException(ErrnoNames.EIO, $"poll TAP queue {_queueIndex}", _device,
+            _failure = new NetDevException(Errno.EIO, $"poll TAP queue {_queueIndex}", _device,
                 "the TAP queue reports an error; was the interface deleted?");
         }
     }
@@ -185,9 +185,9 @@ internal sealed class PollTransmitSource : ITransmitSource
                 var errno = Interop.Errors.LastErrno;
                 switch (errno)
                 {
-                    case Interop.Errno.EAGAIN:
+                    case Errno.EAGAIN:
                         return false;
-                    case Interop.Errno.EINTR:
+                    case Errno.EINTR:
                         continue;
                     default:
                         // EBADFD, EIO: the interface is gone; anything else is as final.

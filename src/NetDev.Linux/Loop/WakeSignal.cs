@@ -9,12 +9,11 @@ internal sealed class WakeSignal : IDisposable
 
     internal WakeSignal(string device)
     {
-        var fd = Interop.EventFd(0, Interop.EFD_CLOEXEC | Interop.EFD_NONBLOCK);
-        if (fd < 0)
+        _fd = Interop.EventFd(0, Interop.EFD_CLOEXEC | Interop.EFD_NONBLOCK);
+        if (_fd.IsInvalid)
         {
             throw Interop.Errors.LastException("eventfd", device);
         }
-        _fd = new SafeFileDescriptor(fd);
     }
 
     internal SafeFileDescriptor Descriptor => _fd;
@@ -23,27 +22,18 @@ internal sealed class WakeSignal : IDisposable
     internal unsafe void Signal()
     {
         var one = 1UL;
-        var added = false;
         try
         {
-            _fd.DangerousAddRef(ref added);
-            // SAFETY: one is a local 8-byte counter increment, as eventfd expects; the fd is kept open by the reference.
-            _ = Interop.Write(_fd.Fd, (byte*)&one, sizeof(ulong));
+            // SAFETY: one is a local 8-byte counter increment, as eventfd expects.
+            _ = Interop.Write(_fd, (byte*)&one, sizeof(ulong));
         }
         catch (ObjectDisposedException)
         {
             // A loop that already ended needs no wake-up.
         }
-        finally
-        {
-            if (added)
-            {
-                _fd.DangerousRelease();
-            }
-        }
     }
 
-    /// <summary>Resets the counter; called by the woken loop with a reference held.</summary>
+    /// <summary>Resets the counter; called by the woken loop, which holds a long-lived reference on <see cref="Descriptor"/>.</summary>
     internal unsafe void Clear(int fd)
     {
         ulong value;

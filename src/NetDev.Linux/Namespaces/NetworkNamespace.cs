@@ -63,11 +63,11 @@ public static class NetworkNamespace
         }
         catch (IOException) when (File.Exists(path))
         {
-            throw new NetDevException(ErrnoNames.EEXIST, "create network namespace", name, "a namespace of that name exists already");
+            throw new NetDevException(Errno.EEXIST, "create network namespace", name, "a namespace of that name exists already");
         }
         catch (UnauthorizedAccessException error)
         {
-            throw new NetDevException(ErrnoNames.EACCES, "create network namespace", name, innerException: error);
+            throw new NetDevException(Errno.EACCES, "create network namespace", name, innerException: error);
         }
         try
         {
@@ -158,13 +158,12 @@ public static class NetworkNamespace
     private static void Enter(string name)
     {
         var path = Path.Combine(Directory, name);
-        var fd = Interop.Open(path, Interop.O_RDONLY | Interop.O_CLOEXEC);
-        if (fd < 0)
+        using var handle = Interop.Open(path, Interop.O_RDONLY | Interop.O_CLOEXEC);
+        if (handle.IsInvalid)
         {
             throw Interop.Errors.LastException($"open {path}", name);
         }
-        using var handle = new SafeFileDescriptor(fd);
-        if (Interop.SetNs(fd, Interop.CLONE_NEWNET) < 0)
+        if (Interop.SetNs(handle, Interop.CLONE_NEWNET) < 0)
         {
             throw Interop.Errors.LastException("setns(CLONE_NEWNET)", name);
         }

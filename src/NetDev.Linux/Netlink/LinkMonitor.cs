@@ -11,7 +11,9 @@ namespace NetDev.Linux.Netlink;
 /// <remarks>A notification is only a trigger: the monitor then reads the interface's current state, so a
 /// burst of changes (its own echoes included) is judged by where it ended, not by each step.
 /// <b>Invariants.</b> <c>_last</c> is the last state reported, touched only by
-/// the monitor thread after <see cref="Start"/>; events are delivered one at a time from that thread.</remarks>
+/// the monitor thread after <see cref="Start"/>; events are delivered one at a time from that thread. While
+/// it runs, that thread holds one long-lived reference on the notification socket and the wake descriptor,
+/// whose raw values it polls.</remarks>
 internal sealed class LinkMonitor : IDisposable
 {
     private readonly RtNetlinkSocket _notifications;
@@ -79,7 +81,7 @@ internal sealed class LinkMonitor : IDisposable
                 // SAFETY: fds points at two PollFd on this stack frame; poll reads and writes exactly those two.
                 if (Interop.Poll(fds, 2, -1) < 0)
                 {
-                    if (Interop.Errors.LastErrno == Interop.Errno.EINTR)
+                    if (Interop.Errors.LastErrno == Errno.EINTR)
                     {
                         continue;
                     }
@@ -110,7 +112,7 @@ internal sealed class LinkMonitor : IDisposable
                     }
                     if (type == Rtnl.RTM_DELLINK)
                     {
-                        _events!.OnHostError(new NetDevException(ErrnoNames.ENODEV, "RTM_DELLINK", _device, "the interface was deleted by someone else"));
+                        _events!.OnHostError(new NetDevException(Errno.ENODEV, "RTM_DELLINK", _device, "the interface was deleted by someone else"));
                         return;
                     }
                     changed = true;
@@ -121,7 +123,7 @@ internal sealed class LinkMonitor : IDisposable
                 }
             }
         }
-        catch (NetDevException error) when (error.Errno == ErrnoNames.ENODEV && _stopping)
+        catch (NetDevException error) when (error.Errno == Errno.ENODEV && _stopping)
         {
             // The interface went away during teardown; nothing to report.
         }

@@ -25,17 +25,16 @@ internal sealed class RtNetlinkSocket : IDisposable
     /// <summary>Opens a socket in the calling thread's network namespace, subscribed to <paramref name="groups"/>.</summary>
     internal static unsafe RtNetlinkSocket Open(uint groups, string? device, int receiveBufferBytes = 1 << 20)
     {
-        var fd = Interop.Socket(Interop.AF_NETLINK, Interop.SOCK_RAW | Interop.SOCK_CLOEXEC, Interop.NETLINK_ROUTE);
-        if (fd < 0)
+        var handle = Interop.Socket(Interop.AF_NETLINK, Interop.SOCK_RAW | Interop.SOCK_CLOEXEC, Interop.NETLINK_ROUTE);
+        if (handle.IsInvalid)
         {
             throw Interop.Errors.LastException("socket(AF_NETLINK)", device);
         }
-        var handle = new SafeFileDescriptor(fd);
         try
         {
             var address = new Interop.SockAddrNetlink { Family = Interop.AF_NETLINK, Groups = groups };
             // SAFETY: address is a local of the exact sockaddr_nl layout; bind reads sizeof(address) bytes of it.
-            if (Interop.Bind(fd, &address, (uint)sizeof(Interop.SockAddrNetlink)) < 0)
+            if (Interop.Bind(handle, &address, (uint)sizeof(Interop.SockAddrNetlink)) < 0)
             {
                 throw Interop.Errors.LastException("bind(AF_NETLINK)", device);
             }
@@ -44,7 +43,7 @@ internal sealed class RtNetlinkSocket : IDisposable
                 // A larger buffer makes ENOBUFS (missed notifications) rarer; the monitor resynchronises when it happens anyway.
                 var size = receiveBufferBytes;
                 // SAFETY: size is a local int; setsockopt reads sizeof(int) bytes of it.
-                _ = Interop.SetSocketOption(fd, Interop.SOL_SOCKET, Interop.SO_RCVBUF, &size, sizeof(int));
+                _ = Interop.SetSocketOption(handle, Interop.SOL_SOCKET, Interop.SO_RCVBUF, &size, sizeof(int));
             }
             return new RtNetlinkSocket(handle);
         }
@@ -113,18 +112,18 @@ internal sealed class RtNetlinkSocket : IDisposable
             // SAFETY: _receiveBuffer is pinned and outlives the call; recv writes at most its length.
             fixed (byte* buffer = _receiveBuffer)
             {
-                received = Interop.Receive(_fd.Fd, buffer, (nuint)_receiveBuffer.Length, Interop.MSG_DONTWAIT);
+                received = Interop.Receive(_fd, buffer, (nuint)_receiveBuffer.Length, Interop.MSG_DONTWAIT);
             }
             if (received < 0)
             {
                 var errno = Interop.Errors.LastErrno;
                 switch (errno)
                 {
-                    case Interop.Errno.EAGAIN:
+                    case Errno.EAGAIN:
                         return messages;
-                    case Interop.Errno.EINTR:
+                    case Errno.EINTR:
                         continue;
-                    case Interop.Errno.ENOBUFS:
+                    case Errno.ENOBUFS:
                         return null;
                     default:
                         throw Interop.Errors.Exception(errno, "recv(rtnetlink notifications)", device);
@@ -150,13 +149,13 @@ internal sealed class RtNetlinkSocket : IDisposable
             // SAFETY: message is pinned by fixed for the duration of the call, which reads message.Length bytes.
             fixed (byte* bytes = message)
             {
-                sent = Interop.Send(_fd.Fd, bytes, (nuint)message.Length, 0);
+                sent = Interop.Send(_fd, bytes, (nuint)message.Length, 0);
             }
             if (sent >= 0)
             {
                 return;
             }
-            if (Interop.Errors.LastErrno != Interop.Errno.EINTR)
+            if (Interop.Errors.LastErrno != Errno.EINTR)
             {
                 throw Interop.Errors.LastException(operation, device);
             }
@@ -173,11 +172,11 @@ internal sealed class RtNetlinkSocket : IDisposable
             // SAFETY: _receiveBuffer is pinned and outlives the call; recv writes at most its length.
             fixed (byte* buffer = _receiveBuffer)
             {
-                received = Interop.Receive(_fd.Fd, buffer, (nuint)_receiveBuffer.Length, 0);
+                received = Interop.Receive(_fd, buffer, (nuint)_receiveBuffer.Length, 0);
             }
             if (received < 0)
             {
-                if (Interop.Errors.LastErrno == Interop.Errno.EINTR)
+                if (Interop.Errors.LastErrno == Errno.EINTR)
                 {
                     continue;
                 }

@@ -14,9 +14,6 @@ namespace NetDev.Linux.Tap;
 /// descriptor still valid.</remarks>
 internal sealed class TapLink : IHostLink
 {
-    // Flags a TAP user may change through RTM_NEWLINK (dev_change_flags).
-    private const DeviceFlags ChangeableFlags = DeviceFlags.NoArp | DeviceFlags.Multicast | DeviceFlags.Promisc | DeviceFlags.AllMulti;
-
     private readonly SafeFileDescriptor[] _queues;
     private readonly object _netlinkLock = new();
     private RtNetlinkSocket _requests;
@@ -72,7 +69,7 @@ internal sealed class TapLink : IHostLink
             var features = virtioNetHeader ? TapQueues.NegotiateOffloads(queues[0], request.Features, name) : DeviceFeatures.None;
             var ifIndex = requests.GetLink(0, name).IfIndex;
             var configure = new NetlinkMessageWriter(Rtnl.RTM_NEWLINK, Rtnl.NLM_F_REQUEST | Rtnl.NLM_F_ACK, ifIndex,
-                    (uint)(request.Flags & ChangeableFlags), (uint)ChangeableFlags)
+                    (uint)(request.Flags & DeviceFlagSets.Changeable), (uint)DeviceFlagSets.Changeable)
                 .Mac(Rtnl.IFLA_ADDRESS, request.MacAddress)
                 .UInt32(Rtnl.IFLA_MTU, (uint)request.Mtu)
                 .UInt32(Rtnl.IFLA_TXQLEN, (uint)request.TxQueueLength)
@@ -105,12 +102,12 @@ internal sealed class TapLink : IHostLink
         {
             requests.GetLink(0, name);
         }
-        catch (NetDevException error) when (error.Errno == ErrnoNames.ENODEV)
+        catch (NetDevException error) when (error.Errno == Errno.ENODEV)
         {
             return;
         }
         // TUNSETIFF would attach to an existing persistent TAP of that name; a new device must not.
-        throw new NetDevException(ErrnoNames.EEXIST, "TUNSETIFF", name, "an interface with this name already exists");
+        throw new NetDevException(Errno.EEXIST, "TUNSETIFF", name, "an interface with this name already exists");
     }
 
     public ITransmitSource OpenTransmitSource(int queue)
@@ -182,7 +179,7 @@ internal sealed class TapLink : IHostLink
         {
             SetCarrier(carrier);
         }
-        var mask = change.FlagMask & ChangeableFlags;
+        var mask = change.FlagMask & DeviceFlagSets.Changeable;
         if (change.Mtu is null && change.MacAddress is null && change.TxQueueLength is null && change.Alias is null && mask == DeviceFlags.None)
         {
             return;
@@ -218,13 +215,13 @@ internal sealed class TapLink : IHostLink
             // The old namespace's sockets would only hear the interface leave; listening starts afresh in the new one.
             _monitor.Dispose();
             var path = Path.Combine(Linux.NetworkNamespace.Directory, networkNamespace);
-            var fd = Interop.Open(path, Interop.O_RDONLY | Interop.O_CLOEXEC);
-            if (fd < 0)
+            using (var target = Interop.Open(path, Interop.O_RDONLY | Interop.O_CLOEXEC))
             {
-                throw Interop.Errors.LastException($"open {path}", Name);
-            }
-            using (var target = new SafeFileDescriptor(fd))
-            {
+                if (target.IsInvalid)
+                {
+                    throw Interop.Errors.LastException($"open {path}", Name);
+                }
+                // The number travels in the message; this block owns the descriptor and keeps it open until the kernel answered.
                 var move = new NetlinkMessageWriter(Rtnl.RTM_NEWLINK, Rtnl.NLM_F_REQUEST | Rtnl.NLM_F_ACK, IfIndex)
                     .UInt32(Rtnl.IFLA_NET_NS_FD, (uint)target.Fd);
                 _requests.Request(move, Name);
@@ -258,33 +255,18 @@ internal sealed class TapLink : IHostLink
     private unsafe void SetCarrier(bool carrier)
     {
         var value = carrier ? 1 : 0;
-        var tap = _queues[0];
-        var referenced = false;
-        try
+        // SAFETY: TUNSETCARRIER reads one int through the pointer, and value is a local int.
+        if (Interop.Ioctl(_queues[0], Interop.TUNSETCARRIER, &value) < 0)
         {
-            tap.DangerousAddRef(ref referenced);
-            // SAFETY: TUNSETCARRIER reads one int through the pointer, and value is a local int.
-            if (Interop.Ioctl(tap.Fd, Interop.TUNSETCARRIER, &value) < 0)
-            {
-                throw Interop.Errors.LastException("TUNSETCARRIER", Name);
-            }
-        }
-        finally
-        {
-            if (referenced)
-            {
-                tap.DangerousRelease();
-            }
+            throw Interop.Errors.LastException("TUNSETCARRIER", Name);
         }
     }
 
     public unsafe DropReason? DeliverToSystem(int queue, SkBuff skb)
     {
         var tap = _queues[queue];
-        var referenced = false;
         try
         {
-            tap.DangerousAddRef(ref referenced);
             var frame = skb.Data;
             nint written;
             if (VirtioNetHeader)
@@ -293,35 +275,28 @@ internal sealed class TapLink : IHostLink
                 Tap.VirtioNetHeader.Write(skb.Offload, new Span<byte>(header, Tap.VirtioNetHeader.Length));
                 var vectors = stackalloc Interop.IoVec[2];
                 // SAFETY: header is on this stack frame and frame lies in the pinned buffer of a live SkBuff the
-                // caller owns; writev reads exactly the two lengths given. The reference keeps the descriptor open.
+                // caller owns; writev reads exactly the two lengths given.
                 fixed (byte* bytes = frame)
                 {
                     vectors[0] = new Interop.IoVec { Base = header, Length = Tap.VirtioNetHeader.Length };
                     vectors[1] = new Interop.IoVec { Base = bytes, Length = (nuint)frame.Length };
-                    written = Interop.WriteV(tap.Fd, vectors, 2);
+                    written = Interop.WriteV(tap, vectors, 2);
                 }
             }
             else
             {
                 // SAFETY: frame lies in the pinned buffer of a live SkBuff the caller owns; write reads frame.Length bytes.
-                // The reference taken above keeps the descriptor open during the call.
                 fixed (byte* bytes = frame)
                 {
-                    written = Interop.Write(tap.Fd, bytes, (nuint)frame.Length);
+                    written = Interop.Write(tap, bytes, (nuint)frame.Length);
                 }
             }
             return written >= 0 ? null : WriteFailure(Interop.Errors.LastErrno);
         }
         catch (ObjectDisposedException)
         {
+            // The marshaller could not take its reference: the link is being torn down.
             return DropReason.DeviceDown;
-        }
-        finally
-        {
-            if (referenced)
-            {
-                tap.DangerousRelease();
-            }
         }
     }
 
@@ -337,6 +312,7 @@ internal sealed class TapLink : IHostLink
         var delivered = 0;
         try
         {
+            // The submission entries carry the raw descriptor, which no marshaller guards: one reference covers the batch.
             tap.DangerousAddRef(ref referenced);
             var writer = frames.Length > 1 && _options.BatchedWrites ? IoUringWriter.ForCurrentThread(tap.Fd, Name) : null;
             if (writer is null)
@@ -375,9 +351,9 @@ internal sealed class TapLink : IHostLink
     /// <summary>Why the system did not take a frame, from the errno of its write.</summary>
     private static DropReason WriteFailure(int errno) => errno switch
     {
-        Interop.Errno.EAGAIN => DropReason.QueueFull,
-        Interop.Errno.EIO or Interop.Errno.EBADFD => DropReason.DeviceDown,
-        Interop.Errno.EINVAL => DropReason.InvalidHeader,
+        Errno.EAGAIN => DropReason.QueueFull,
+        Errno.EIO or Errno.EBADFD => DropReason.DeviceDown,
+        Errno.EINVAL => DropReason.InvalidHeader,
         _ => DropReason.TransmitError,
     };
 

@@ -66,7 +66,7 @@ internal static class TapQueues
             if ((attempt & DeviceFeatures.Uso4) != 0) flags |= Interop.TUN_F_USO4;
             if ((attempt & DeviceFeatures.Uso6) != 0) flags |= Interop.TUN_F_USO6;
             // SAFETY: TUNSETOFFLOAD takes the flags by value in the argument; no memory is read.
-            if (Interop.Ioctl(queue.Fd, Interop.TUNSETOFFLOAD, (void*)flags) == 0)
+            if (Interop.Ioctl(queue, Interop.TUNSETOFFLOAD, (void*)flags) == 0)
             {
                 return attempt;
             }
@@ -77,26 +77,25 @@ internal static class TapQueues
 
     private static unsafe (SafeFileDescriptor Queue, string Name) OpenQueue(string name, short flags)
     {
-        var fd = Interop.Open(CloneDevice, Interop.O_RDWR | Interop.O_NONBLOCK | Interop.O_CLOEXEC);
-        if (fd < 0)
+        var queue = Interop.Open(CloneDevice, Interop.O_RDWR | Interop.O_NONBLOCK | Interop.O_CLOEXEC);
+        if (queue.IsInvalid)
         {
             throw Interop.Errors.LastException($"open {CloneDevice}", name);
         }
-        var queue = new SafeFileDescriptor(fd);
         try
         {
             var request = default(Interop.IfReq);
             var nameBytes = Encoding.ASCII.GetBytes(name);
             if (nameBytes.Length >= Interop.IFNAMSIZ)
             {
-                throw new NetDevException(NetDev.ErrnoNames.EINVAL, "TUNSETIFF", name, $"the name is longer than {Interop.IFNAMSIZ - 1} characters");
+                throw new NetDevException(Errno.EINVAL, "TUNSETIFF", name, $"the name is longer than {Interop.IFNAMSIZ - 1} characters");
             }
             // SAFETY: request is a local ifreq; Name is a fixed 16-byte buffer and nameBytes is shorter than it,
             // so the copy stays inside it and leaves a terminating zero.
             nameBytes.CopyTo(new Span<byte>(request.Name, Interop.IFNAMSIZ));
             request.Flags = flags;
             // SAFETY: TUNSETIFF reads and writes one struct ifreq (40 bytes), which request is.
-            if (Interop.Ioctl(fd, Interop.TUNSETIFF, &request) < 0)
+            if (Interop.Ioctl(queue, Interop.TUNSETIFF, &request) < 0)
             {
                 throw Interop.Errors.LastException("TUNSETIFF", name);
             }

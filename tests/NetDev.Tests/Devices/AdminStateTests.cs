@@ -74,7 +74,7 @@ public sealed class AdminStateTests
     public void WhenTheSystemRefusesToSetTheLinkUpBringUpStopsTheDriverAgainAndThrows()
     {
         using var harness = DeviceHarness.Registered();
-        var refusal = new NetDevException(ErrnoNames.EPERM, "RTM_NEWLINK", "eth0");
+        var refusal = new NetDevException(Errno.EPERM, "RTM_NEWLINK", "eth0");
         harness.Link.SetAdminUpFailure = up => up ? refusal : null;
 
         Assert.Same(refusal, Assert.Throws<NetDevException>(harness.Device.BringUp));
@@ -179,7 +179,7 @@ public sealed class AdminStateTests
     {
         using var harness = DeviceHarness.Registered();
         var openFailure = new InvalidOperationException("cannot open");
-        var downFailure = new NetDevException(ErrnoNames.ENODEV, "RTM_NEWLINK", "eth0");
+        var downFailure = new NetDevException(Errno.ENODEV, "RTM_NEWLINK", "eth0");
         harness.Driver.OnOpen = _ => throw openFailure;
         harness.Link.SetAdminUpFailure = up => up ? null : downFailure;
 

@@ -288,7 +288,7 @@ public sealed class DeviceConfigurationTests
     public void AnMtuChangeTheSystemRefusesReachesTheCallerAndKeepsTheMtu()
     {
         using var harness = DeviceHarness.Registered();
-        var refusal = new NetDevException(ErrnoNames.EINVAL, "RTM_NEWLINK", "eth0");
+        var refusal = new NetDevException(Errno.EINVAL, "RTM_NEWLINK", "eth0");
         harness.Link.ConfigureFailure = change => change.Mtu is not null ? refusal : null;
         var asked = new List<int>();
         harness.Driver.OnChangeMtu = (_, mtu) => asked.Add(mtu);
@@ -305,7 +305,7 @@ public sealed class DeviceConfigurationTests
     public void WhenTheDriverCannotGoBackToTheOldMtuThatIsReportedAndTheSystemsRefusalStillReachesTheCaller()
     {
         using var harness = DeviceHarness.Registered();
-        var refusal = new NetDevException(ErrnoNames.EINVAL, "RTM_NEWLINK", "eth0");
+        var refusal = new NetDevException(Errno.EINVAL, "RTM_NEWLINK", "eth0");
         var stuck = new InvalidOperationException("cannot go back");
         harness.Link.ConfigureFailure = change => change.Mtu is not null ? refusal : null;
         harness.Driver.OnChangeMtu = (_, mtu) =>
@@ -327,7 +327,7 @@ public sealed class DeviceConfigurationTests
     {
         using var harness = DeviceHarness.Registered();
         var before = harness.Device.MacAddress;
-        var refusal = new NetDevException(ErrnoNames.EADDRNOTAVAIL, "RTM_NEWLINK", "eth0");
+        var refusal = new NetDevException(Errno.EADDRNOTAVAIL, "RTM_NEWLINK", "eth0");
         harness.Link.ConfigureFailure = change => change.MacAddress is not null ? refusal : null;
         var asked = new List<MacAddress>();
         harness.Driver.OnSetMacAddress = (_, address) => asked.Add(address);

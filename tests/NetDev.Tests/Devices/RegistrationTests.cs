@@ -121,7 +121,7 @@ public sealed class RegistrationTests
     public void AHostThatRefusesTheLinkFailsRegisterWithoutRunningTheDriver()
     {
         using var harness = DeviceHarness.Unregistered();
-        var refusal = new NetDevException(ErrnoNames.EPERM, "TUNSETIFF", "eth%d");
+        var refusal = new NetDevException(Errno.EPERM, "TUNSETIFF", "eth%d");
         harness.Host.CreateLinkFailure = refusal;
 
         Assert.Same(refusal, Assert.Throws<NetDevException>(harness.Registration.Register));
@@ -134,7 +134,7 @@ public sealed class RegistrationTests
     public void AStartFailureUninitialisesTheDriverAndRemovesTheLink()
     {
         using var harness = DeviceHarness.Unregistered();
-        var failure = new NetDevException(ErrnoNames.ENOMEM, "start queues", "eth0");
+        var failure = new NetDevException(Errno.ENOMEM, "start queues", "eth0");
         harness.Host.ConfigureLink = link => link.StartFailure = failure;
 
         Assert.Same(failure, Assert.Throws<NetDevException>(harness.Registration.Register));

@@ -1,3 +1,6 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
+
 namespace NetDev.Tests.Model;
 
 /// <summary>Failure messages a person can act on: operation, device, errno text and name, and a hint for missing privileges.</summary>
@@ -6,12 +9,12 @@ public sealed class NetDevExceptionTests
     [Fact]
     public void PermissionDeniedSaysHowToGetThePermission()
     {
-        var error = new NetDevException(ErrnoNames.EPERM, "TUNSETIFF", "dummy%d");
+        var error = new NetDevException(Errno.EPERM, "TUNSETIFF", "dummy%d");
 
         Assert.Equal("TUNSETIFF on dummy%d failed: Operation not permitted (EPERM); run as root or grant CAP_NET_ADMIN", error.Message);
         Assert.True(error.IsPermissionDenied);
         Assert.Equal("EPERM", error.ErrnoName);
-        Assert.Equal(ErrnoNames.EPERM, error.Errno);
+        Assert.Equal(Errno.EPERM, error.Errno);
         Assert.Equal("TUNSETIFF", error.Operation);
         Assert.Equal("dummy%d", error.Device);
     }
@@ -19,7 +22,7 @@ public sealed class NetDevExceptionTests
     [Fact]
     public void AccessDeniedCarriesTheSameHintEvenWithTheSystemsOwnText()
     {
-        var error = new NetDevException(ErrnoNames.EACCES, "open /dev/net/tun", null, "Permission denied");
+        var error = new NetDevException(Errno.EACCES, "open /dev/net/tun", null, "Permission denied");
 
         Assert.Equal("open /dev/net/tun failed: Permission denied (EACCES); run as root or grant CAP_NET_ADMIN", error.Message);
         Assert.True(error.IsPermissionDenied);
@@ -29,7 +32,7 @@ public sealed class NetDevExceptionTests
     [Fact]
     public void OtherErrorsHaveNoPrivilegeHint()
     {
-        var error = new NetDevException(ErrnoNames.EEXIST, "RTM_NEWLINK", "dummy0");
+        var error = new NetDevException(Errno.EEXIST, "RTM_NEWLINK", "dummy0");
 
         Assert.Equal("RTM_NEWLINK on dummy0 failed: File exists (EEXIST)", error.Message);
         Assert.False(error.IsPermissionDenied);
@@ -39,7 +42,7 @@ public sealed class NetDevExceptionTests
     [Fact]
     public void TheSystemsTextReplacesTheBuiltInOne()
     {
-        var error = new NetDevException(ErrnoNames.EBUSY, "TUNSETIFF", "tap0", "Device or resource busy (tap in use)");
+        var error = new NetDevException(Errno.EBUSY, "TUNSETIFF", "tap0", "Device or resource busy (tap in use)");
 
         Assert.Equal("TUNSETIFF on tap0 failed: Device or resource busy (tap in use) (EBUSY)", error.Message);
     }
@@ -47,7 +50,7 @@ public sealed class NetDevExceptionTests
     [Fact]
     public void AnEmptyDescriptionFallsBackToTheBuiltInText()
     {
-        var error = new NetDevException(ErrnoNames.ENODEV, "SIOCGIFINDEX", "eth9", "");
+        var error = new NetDevException(Errno.ENODEV, "SIOCGIFINDEX", "eth9", "");
 
         Assert.Equal("SIOCGIFINDEX on eth9 failed: No such device (ENODEV)", error.Message);
     }
@@ -74,7 +77,7 @@ public sealed class NetDevExceptionTests
     {
         var cause = new IOException("read failed");
 
-        var error = new NetDevException(ErrnoNames.EIO, "read", "tap0", innerException: cause);
+        var error = new NetDevException(Errno.EIO, "read", "tap0", innerException: cause);
 
         Assert.Same(cause, error.InnerException);
     }
@@ -102,10 +105,13 @@ public sealed class NetDevExceptionTests
     [InlineData(100, "ENETDOWN", "Network is down")]
     [InlineData(105, "ENOBUFS", "No buffer space available")]
     [InlineData(110, "ETIMEDOUT", "Connection timed out")]
+    [InlineData(62, "ETIME", "Timer expired")]
+    [InlineData(77, "EBADFD", "File descriptor in bad state")]
+    [InlineData(125, "ECANCELED", "Operation canceled")]
     public void ErrnoNamesMatchLinux(int errno, string name, string text)
     {
-        Assert.Equal(name, ErrnoNames.NameOf(errno));
-        Assert.Equal(text, ErrnoNames.DescriptionOf(errno));
+        Assert.Equal(name, Errno.NameOf(errno));
+        Assert.Equal(text, Errno.DescriptionOf(errno));
         Assert.Equal($"op failed: {text} ({name})" + (errno is 1 or 13 ? "; run as root or grant CAP_NET_ADMIN" : ""),
             new NetDevException(errno, "op", null).Message);
     }
@@ -113,19 +119,32 @@ public sealed class NetDevExceptionTests
     [Fact]
     public void ErrnoConstantsHaveLinuxValues()
     {
-        Assert.Equal(1, ErrnoNames.EPERM);
-        Assert.Equal(13, ErrnoNames.EACCES);
-        Assert.Equal(17, ErrnoNames.EEXIST);
-        Assert.Equal(19, ErrnoNames.ENODEV);
-        Assert.Equal(22, ErrnoNames.EINVAL);
-        Assert.Equal(95, ErrnoNames.EOPNOTSUPP);
-        Assert.Equal(105, ErrnoNames.ENOBUFS);
+        Assert.Equal(1, Errno.EPERM);
+        Assert.Equal(13, Errno.EACCES);
+        Assert.Equal(17, Errno.EEXIST);
+        Assert.Equal(19, Errno.ENODEV);
+        Assert.Equal(22, Errno.EINVAL);
+        Assert.Equal(95, Errno.EOPNOTSUPP);
+        Assert.Equal(105, Errno.ENOBUFS);
+    }
+
+    [Fact]
+    public void EveryErrnoConstantHasItsOwnNameAndTheSystemsText()
+    {
+        var constants = typeof(Errno).GetFields(BindingFlags.Public | BindingFlags.Static).Where(f => f.IsLiteral).ToArray();
+        Assert.NotEmpty(constants);
+        foreach (var constant in constants)
+        {
+            var value = (int)constant.GetRawConstantValue()!;
+            Assert.Equal(constant.Name, Errno.NameOf(value));
+            Assert.Equal(Marshal.GetPInvokeErrorMessage(value), Errno.DescriptionOf(value));
+        }
     }
 
     [Fact]
     public void ErrnoNamesOfUnknownValues()
     {
-        Assert.Equal("errno 0", ErrnoNames.NameOf(0));
-        Assert.Equal("Unknown error -3", ErrnoNames.DescriptionOf(-3));
+        Assert.Equal("errno 0", Errno.NameOf(0));
+        Assert.Equal("Unknown error -3", Errno.DescriptionOf(-3));
     }
 }

@@ -1,7 +1,14 @@
 namespace NetDev;
 
-/// <summary>Names and texts of the Linux errno values NetDev meets, so messages read like the kernel's.</summary>
-public static class ErrnoNames
+/// <summary>
+/// The Linux errno values NetDev meets (<c>asm-generic/errno-base.h</c>, <c>errno.h</c>), with their names
+/// and texts, so messages read like the kernel's. The one errno table: <see cref="NetDevException.Errno"/>
+/// holds one of these values (or any other errno the system reported), and the Linux host's native calls
+/// compare against the same constants.
+/// </summary>
+/// <remarks>Values are plain <see langword="int"/>s, as the kernel hands them out (negated in io_uring
+/// completions and netlink acknowledgements), so an errno this table does not name still round-trips.</remarks>
+public static class Errno
 {
     /// <summary>Operation not permitted.</summary>
     public const int EPERM = 1;
@@ -35,6 +42,10 @@ public static class ErrnoNames
     public const int ERANGE = 34;
     /// <summary>Function not implemented.</summary>
     public const int ENOSYS = 38;
+    /// <summary>Timer expired.</summary>
+    public const int ETIME = 62;
+    /// <summary>File descriptor in bad state.</summary>
+    public const int EBADFD = 77;
     /// <summary>Operation not supported.</summary>
     public const int EOPNOTSUPP = 95;
     /// <summary>Address already in use.</summary>
@@ -47,6 +58,8 @@ public static class ErrnoNames
     public const int ENOBUFS = 105;
     /// <summary>Connection timed out.</summary>
     public const int ETIMEDOUT = 110;
+    /// <summary>Operation canceled.</summary>
+    public const int ECANCELED = 125;
 
     private static readonly Dictionary<int, (string Name, string Text)> Known = new()
     {
@@ -66,12 +79,15 @@ public static class ErrnoNames
         [ENOTTY] = ("ENOTTY", "Inappropriate ioctl for device"),
         [ERANGE] = ("ERANGE", "Numerical result out of range"),
         [ENOSYS] = ("ENOSYS", "Function not implemented"),
+        [ETIME] = ("ETIME", "Timer expired"),
+        [EBADFD] = ("EBADFD", "File descriptor in bad state"),
         [EOPNOTSUPP] = ("EOPNOTSUPP", "Operation not supported"),
         [EADDRINUSE] = ("EADDRINUSE", "Address already in use"),
         [EADDRNOTAVAIL] = ("EADDRNOTAVAIL", "Cannot assign requested address"),
         [ENETDOWN] = ("ENETDOWN", "Network is down"),
         [ENOBUFS] = ("ENOBUFS", "No buffer space available"),
         [ETIMEDOUT] = ("ETIMEDOUT", "Connection timed out"),
+        [ECANCELED] = ("ECANCELED", "Operation canceled"),
     };
 
     /// <summary>The symbolic name of <paramref name="errno"/>, such as <c>EPERM</c>, or <c>errno N</c>.</summary>
