@@ -24,5 +24,25 @@ internal sealed class SafeFileDescriptor : SafeHandle
     /// <summary>The raw descriptor, for calls made while a reference is held.</summary>
     internal int Fd => (int)handle;
 
+    /// <summary>
+    /// Takes the long-lived reference of a loop that uses <see cref="Fd"/> for its whole life and returns the raw
+    /// descriptor; <paramref name="held"/> records it for <see cref="ReleaseHold"/>.
+    /// </summary>
+    internal int Hold(ref bool held)
+    {
+        DangerousAddRef(ref held);
+        return Fd;
+    }
+
+    /// <summary>Gives back the reference <see cref="Hold"/> took, if <paramref name="held"/> says it did.</summary>
+    internal void ReleaseHold(ref bool held)
+    {
+        if (held)
+        {
+            held = false;
+            DangerousRelease();
+        }
+    }
+
     protected override bool ReleaseHandle() => Interop.Close((int)handle) == 0;
 }

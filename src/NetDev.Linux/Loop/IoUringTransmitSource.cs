@@ -39,10 +39,10 @@ internal sealed class IoUringTransmitSource : ITransmitSource
 
     public void Start(SkBuffPool pool)
     {
-        _tap.DangerousAddRef(ref _tapReferenced);
-        _wake.Descriptor.DangerousAddRef(ref _wakeReferenced);
+        var tapFd = _tap.Hold(ref _tapReferenced);
+        var wakeFd = _wake.Descriptor.Hold(ref _wakeReferenced);
         _started = true;
-        _reader.Start(_tap.Fd, _wake.Descriptor.Fd, pool);
+        _reader.Start(tapFd, wakeFd, pool);
     }
 
     public bool TryRead(out SkBuff skb, out bool more)
@@ -96,16 +96,8 @@ internal sealed class IoUringTransmitSource : ITransmitSource
     {
         var returned = !_started || _reader.CancelAll();
         _reader.Dispose();
-        if (_wakeReferenced)
-        {
-            _wakeReferenced = false;
-            _wake.Descriptor.DangerousRelease();
-        }
-        if (_tapReferenced)
-        {
-            _tapReferenced = false;
-            _tap.DangerousRelease();
-        }
+        _wake.Descriptor.ReleaseHold(ref _wakeReferenced);
+        _tap.ReleaseHold(ref _tapReferenced);
         _wake.Dispose();
         if (!returned)
         {

@@ -49,10 +49,8 @@ internal sealed class PollTransmitSource : ITransmitSource
     public void Start(SkBuffPool pool)
     {
         _pool = pool;
-        _tap.DangerousAddRef(ref _tapReferenced);
-        _wake.Descriptor.DangerousAddRef(ref _wakeReferenced);
-        _tapFd = _tap.Fd;
-        _wakeFd = _wake.Descriptor.Fd;
+        _tapFd = _tap.Hold(ref _tapReferenced);
+        _wakeFd = _wake.Descriptor.Hold(ref _wakeReferenced);
     }
 
     public bool TryRead(out SkBuff skb, out bool more)
@@ -120,16 +118,8 @@ internal sealed class PollTransmitSource : ITransmitSource
             _hasSpare = false;
             _pool!.Return(_spare);
         }
-        if (_wakeReferenced)
-        {
-            _wakeReferenced = false;
-            _wake.Descriptor.DangerousRelease();
-        }
-        if (_tapReferenced)
-        {
-            _tapReferenced = false;
-            _tap.DangerousRelease();
-        }
+        _wake.Descriptor.ReleaseHold(ref _wakeReferenced);
+        _tap.ReleaseHold(ref _tapReferenced);
         _wake.Dispose();
     }
 

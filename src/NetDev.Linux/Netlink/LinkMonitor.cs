@@ -65,8 +65,8 @@ internal sealed class LinkMonitor : IDisposable
         bool socketReferenced = false, wakeReferenced = false;
         try
         {
-            _notifications.Descriptor.DangerousAddRef(ref socketReferenced);
-            _wake.Descriptor.DangerousAddRef(ref wakeReferenced);
+            var socketFd = _notifications.Descriptor.Hold(ref socketReferenced);
+            var wakeFd = _wake.Descriptor.Hold(ref wakeReferenced);
             var fds = stackalloc Interop.PollFd[2];
             var resync = true;
             while (!_stopping)
@@ -76,8 +76,8 @@ internal sealed class LinkMonitor : IDisposable
                     resync = false;
                     Report();
                 }
-                fds[0] = new Interop.PollFd { Fd = _notifications.Descriptor.Fd, Events = Interop.POLLIN };
-                fds[1] = new Interop.PollFd { Fd = _wake.Descriptor.Fd, Events = Interop.POLLIN };
+                fds[0] = new Interop.PollFd { Fd = socketFd, Events = Interop.POLLIN };
+                fds[1] = new Interop.PollFd { Fd = wakeFd, Events = Interop.POLLIN };
                 // SAFETY: fds points at two PollFd on this stack frame; poll reads and writes exactly those two.
                 if (Interop.Poll(fds, 2, -1) < 0)
                 {
@@ -89,7 +89,7 @@ internal sealed class LinkMonitor : IDisposable
                 }
                 if ((fds[1].ReturnedEvents & Interop.POLLIN) != 0)
                 {
-                    _wake.Clear(_wake.Descriptor.Fd);
+                    _wake.Clear(wakeFd);
                     resync = !_stopping;
                 }
                 if ((fds[0].ReturnedEvents & Interop.POLLIN) == 0 || _stopping)
@@ -136,14 +136,8 @@ internal sealed class LinkMonitor : IDisposable
         }
         finally
         {
-            if (wakeReferenced)
-            {
-                _wake.Descriptor.DangerousRelease();
-            }
-            if (socketReferenced)
-            {
-                _notifications.Descriptor.DangerousRelease();
-            }
+            _wake.Descriptor.ReleaseHold(ref wakeReferenced);
+            _notifications.Descriptor.ReleaseHold(ref socketReferenced);
         }
     }
 
