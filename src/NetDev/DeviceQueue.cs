@@ -257,7 +257,7 @@ public sealed class DeviceQueue
         _timeouts++;
         try
         {
-            _device.TxTimeoutOperation(Index);
+            _device.Operations.TxTimeout(Index);
         }
         catch (Exception error)
         {
@@ -289,7 +289,7 @@ public sealed class DeviceQueue
         TxResult result;
         try
         {
-            result = _device.StartXmitCore(skb);
+            result = _device.Operations.StartXmit(skb);
         }
         catch (Exception error)
         {

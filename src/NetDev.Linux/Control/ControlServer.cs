@@ -110,7 +110,7 @@ internal sealed class ControlServer : IDisposable
                 ControlRequests.Info => Result(Info(), context.DeviceInfoReport),
                 ControlRequests.Stats => Result(Stats(request!.Queues), context.DeviceStatsReport),
                 ControlRequests.DriverInfo => Result(_device.GetDriverInfo(), context.DriverInfo),
-                ControlRequests.Statistics => Result(new StatisticsReport([.. _device.GetEthtoolStatistics().Select(s => new NamedCounter(s.Key, s.Value))]), context.StatisticsReport),
+                ControlRequests.Statistics => Result(new StatisticsReport([.. _device.Statistics.GetEthtoolStatistics().Select(s => new NamedCounter(s.Key, s.Value))]), context.StatisticsReport),
                 ControlRequests.RingParameters => Result(_device.GetRingParameters(), context.RingParameters),
                 ControlRequests.LinkSettings => Result(LinkSettings(), context.LinkSettingsReport),
                 ControlRequests.Timestamping => Result(TimestampingReport.From(_device.GetTsInfo()), context.TimestampingReport),
@@ -322,7 +322,7 @@ internal sealed class ControlServer : IDisposable
 
     private DeviceStatsReport Stats(bool withQueues)
     {
-        var drops = _device.GetDropCounts()
+        var drops = _device.Statistics.GetDropCounts()
             .Select(drop => new DropCountReport(
                 drop.Direction == TrafficDirection.Transmit ? "tx" : "rx",
                 JsonNamingPolicy.SnakeCaseLower.ConvertName(drop.Reason.ToString()),
@@ -343,7 +343,7 @@ internal sealed class ControlServer : IDisposable
                 queue.RxErrors,
                 queue.RxDropped)).ToArray()
             : null;
-        return new DeviceStatsReport(_device.Name, Endpoint.NetworkNamespace, _device.IfIndex, _device.GetLinkStats64(), drops, queues);
+        return new DeviceStatsReport(_device.Name, Endpoint.NetworkNamespace, _device.IfIndex, _device.Statistics.GetLinkStats64(), drops, queues);
     }
 
     private LinkSettingsReport LinkSettings()
