@@ -38,7 +38,7 @@ internal sealed class ControlResponder(NetDevice device, Func<string?> networkNa
                 ControlRequests.Info => Result(Info(), context.DeviceInfoReport),
                 ControlRequests.Stats => Result(Stats(request!.Queues), context.DeviceStatsReport),
                 ControlRequests.DriverInfo => Result(_device.GetDriverInfo(), context.DriverInfo),
-                ControlRequests.Statistics => Result(new StatisticsReport([.. _device.GetEthtoolStatistics().Select(s => new NamedCounter(s.Key, s.Value))]), context.StatisticsReport),
+                ControlRequests.Statistics => Result(new StatisticsReport([.. _device.Statistics.GetEthtoolStatistics().Select(s => new NamedCounter(s.Key, s.Value))]), context.StatisticsReport),
                 ControlRequests.RingParameters => Result(_device.GetRingParameters(), context.RingParameters),
                 ControlRequests.LinkSettings => Result(LinkSettings(), context.LinkSettingsReport),
                 ControlRequests.Timestamping => Result(TimestampingReport.From(_device.GetTsInfo()), context.TimestampingReport),
@@ -75,7 +75,7 @@ internal sealed class ControlResponder(NetDevice device, Func<string?> networkNa
 
     private DeviceStatsReport Stats(bool withQueues)
     {
-        var drops = _device.GetDropCounts()
+        var drops = _device.Statistics.GetDropCounts()
             .Select(drop => new DropCountReport(
                 drop.Direction == TrafficDirection.Transmit ? "tx" : "rx",
                 JsonNamingPolicy.SnakeCaseLower.ConvertName(drop.Reason.ToString()),
@@ -96,7 +96,7 @@ internal sealed class ControlResponder(NetDevice device, Func<string?> networkNa
                 queue.RxErrors,
                 queue.RxDropped)).ToArray()
             : null;
-        return new DeviceStatsReport(_device.Name, _networkNamespace(), _device.IfIndex, _device.GetLinkStats64(), drops, queues);
+        return new DeviceStatsReport(_device.Name, _networkNamespace(), _device.IfIndex, _device.Statistics.GetLinkStats64(), drops, queues);
     }
 
     private LinkSettingsReport LinkSettings()

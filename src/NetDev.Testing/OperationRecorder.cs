@@ -1,38 +1,14 @@
 namespace NetDev.Testing;
 
-/// <summary>A driver operation, as <see cref="OperationRecorder"/> records it.</summary>
-public enum DriverOperation
-{
-    /// <summary><see cref="IDeviceOperations{TSelf}.Init"/>.</summary>
-    Init,
-    /// <summary><see cref="IDeviceOperations{TSelf}.Uninit"/>.</summary>
-    Uninit,
-    /// <summary><see cref="IDeviceOperations{TSelf}.Open"/>.</summary>
-    Open,
-    /// <summary><see cref="IDeviceOperations{TSelf}.Stop"/>.</summary>
-    Stop,
-    /// <summary><see cref="IDeviceOperations{TSelf}.StartXmit"/>.</summary>
-    StartXmit,
-    /// <summary><see cref="IDeviceOperations{TSelf}.ChangeMtu"/>.</summary>
-    ChangeMtu,
-    /// <summary><see cref="IDeviceOperations{TSelf}.SetMacAddress"/>.</summary>
-    SetMacAddress,
-    /// <summary><see cref="IDeviceOperations{TSelf}.SetRxMode"/>.</summary>
-    SetRxMode,
-    /// <summary><see cref="IDeviceOperations{TSelf}.ChangeCarrier"/>.</summary>
-    ChangeCarrier,
-    /// <summary><see cref="IDeviceOperations{TSelf}.TxTimeout"/>.</summary>
-    TxTimeout,
-}
-
 /// <summary>One call of a driver operation, recorded when it returned or threw.</summary>
 /// <param name="Sequence">Its position among the device's recorded calls, from 0.</param>
-/// <param name="Operation">The operation.</param>
+/// <param name="Operation">The operation: the name of its <see cref="IDeviceOperations{TSelf}"/> method, such as
+/// <c>nameof(IDeviceOperations&lt;&gt;.StartXmit)</c>.</param>
 /// <param name="Queue">For StartXmit, the frame's queue; for TxTimeout, the queue that timed out; otherwise −1.</param>
 /// <param name="Length">For StartXmit, the frame's length when it was handed over; otherwise −1.</param>
 /// <param name="Result">For StartXmit that returned, what the driver answered; otherwise <see langword="null"/>.</param>
 /// <param name="Error">What the operation threw, or <see langword="null"/>.</param>
-public sealed record OperationCall(long Sequence, DriverOperation Operation, int Queue, int Length, TxResult? Result, Exception? Error)
+public sealed record OperationCall(long Sequence, string Operation, int Queue, int Length, TxResult? Result, Exception? Error)
 {
     /// <summary>
     /// The call in a few words, for comparing sequences in a test: <c>Open</c>, <c>StartXmit(q0) Ok</c>,
@@ -40,7 +16,7 @@ public sealed record OperationCall(long Sequence, DriverOperation Operation, int
     /// </summary>
     public override string ToString()
     {
-        var call = Operation is DriverOperation.StartXmit or DriverOperation.TxTimeout ? $"{Operation}(q{Queue})" : Operation.ToString();
+        var call = Queue >= 0 ? $"{Operation}(q{Queue})" : Operation;
         return Error is not null ? $"{call} threw {Error.GetType().Name}" : Result is { } result ? $"{call} {result}" : call;
     }
 }
@@ -53,12 +29,13 @@ public sealed record OperationCall(long Sequence, DriverOperation Operation, int
 /// <remarks>
 /// <para>Attach it before <see cref="Registration{TDriver}.Register"/> to see Init. Operations a driver does
 /// not implement are never called (NetDev's <c>HAS_*</c> table), so they never appear.</para>
-/// <para>Why not a decorator driver: a driver's operations take its own <see cref="NetDevice{TDriver}"/>, so a
-/// wrapper of another type could not call them; the framework reports each call to the recorder instead.
+/// <para>How: a driver's operations take its own <see cref="NetDevice{TDriver}"/>, so a wrapper driver of
+/// another type could not call them; instead attaching swaps the device's operation dispatcher for a recording
+/// wrapper of it, and detaching swaps the plain one back. A device with no recorder pays nothing per frame.
 /// Until it is detached, the recorder keeps every call it saw; <see cref="Clear"/> forgets them.</para>
 /// <para><b>Invariants.</b> <c>_calls</c> is read and written under its own lock; sequences are consecutive.</para>
 /// </remarks>
-public sealed class OperationRecorder : IDeviceOperationObserver
+public sealed class OperationRecorder : IOperationLog
 {
     private readonly List<OperationCall> _calls = [];
     private long _next;
@@ -90,11 +67,11 @@ public sealed class OperationRecorder : IDeviceOperationObserver
         var recorder = new OperationRecorder(device);
         lock (device.ControlLock)
         {
-            if (device.OperationObserver is not null)
+            if (device.Operations.Log is not null)
             {
                 throw new InvalidOperationException($"A recorder is attached to {device.Name} already; detach it first.");
             }
-            device.OperationObserver = recorder;
+            device.Operations = device.Operations.RecordingTo(recorder);
         }
         return recorder;
     }
@@ -113,7 +90,7 @@ public sealed class OperationRecorder : IDeviceOperationObserver
         var count = 0;
         foreach (var entry in Summary())
         {
-            if (entry == previous && entry.StartsWith("StartXmit", StringComparison.Ordinal))
+            if (entry == previous && entry.StartsWith(nameof(IDeviceOperations<>.StartXmit), StringComparison.Ordinal))
             {
                 count++;
                 continue;
@@ -134,8 +111,8 @@ public sealed class OperationRecorder : IDeviceOperationObserver
         }
     }
 
-    /// <summary>How many times <paramref name="operation"/> was called.</summary>
-    public int Count(DriverOperation operation) => Calls.Count(call => call.Operation == operation);
+    /// <summary>How many times <paramref name="operation"/> (an <see cref="IDeviceOperations{TSelf}"/> method's name) was called.</summary>
+    public int Count(string operation) => Calls.Count(call => call.Operation == operation);
 
     /// <summary>Forgets the calls recorded so far.</summary>
     public void Clear()
@@ -151,33 +128,18 @@ public sealed class OperationRecorder : IDeviceOperationObserver
     {
         lock (Device.ControlLock)
         {
-            if (Device.OperationObserver == this)
+            if (Device.Operations.Log == this)
             {
-                Device.OperationObserver = null;
+                Device.Operations = Device.Operations.RecordingTo(null);
             }
         }
     }
 
-    void IDeviceOperationObserver.OnOperation(NetDevice device, DeviceOperation operation, int queue, int length, TxResult result, Exception? error)
+    void IOperationLog.Record(string operation, int queue, int length, TxResult? result, Exception? error)
     {
-        var recorded = operation switch
-        {
-            DeviceOperation.Init => DriverOperation.Init,
-            DeviceOperation.Uninit => DriverOperation.Uninit,
-            DeviceOperation.Open => DriverOperation.Open,
-            DeviceOperation.Stop => DriverOperation.Stop,
-            DeviceOperation.StartXmit => DriverOperation.StartXmit,
-            DeviceOperation.ChangeMtu => DriverOperation.ChangeMtu,
-            DeviceOperation.SetMacAddress => DriverOperation.SetMacAddress,
-            DeviceOperation.SetRxMode => DriverOperation.SetRxMode,
-            DeviceOperation.ChangeCarrier => DriverOperation.ChangeCarrier,
-            DeviceOperation.TxTimeout => DriverOperation.TxTimeout,
-            _ => throw new ArgumentOutOfRangeException(nameof(operation), operation, "An operation NetDev.Testing does not know yet."),
-        };
-        TxResult? outcome = recorded == DriverOperation.StartXmit && error is null ? result : null;
         lock (_calls)
         {
-            _calls.Add(new OperationCall(_next++, recorded, queue, length, outcome, error));
+            _calls.Add(new OperationCall(_next++, operation, queue, length, result, error));
         }
     }
 }

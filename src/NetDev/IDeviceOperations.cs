@@ -9,7 +9,8 @@ namespace NetDev;
 /// <para>
 /// <see cref="StartXmit"/> is the only required operation: a driver without it does not compile. The
 /// others have default bodies; NetDev finds out once per driver type which ones a driver overrides (the
-/// seed's <c>#[vtable]</c> <c>HAS_*</c> table) and never calls the rest.
+/// seed's <c>#[vtable]</c> <c>HAS_*</c> table, kept by the framework's operation dispatcher) and never calls
+/// the rest.
 /// </para>
 /// <para>
 /// Threads: <see cref="Init"/>, <see cref="Uninit"/>, <see cref="Open"/> and <see cref="Stop"/> run one at a
@@ -94,55 +95,4 @@ public interface IDeviceOperations<TSelf> where TSelf : class, IDeviceOperations
     /// and the framework hands the same frame again later.
     /// </summary>
     TxResult StartXmit(NetDevice<TSelf> device, SkBuff skb);
-}
-
-/// <summary>
-/// Which optional operations a driver type implements, found once per type (the seed's <c>HAS_*</c>).
-/// </summary>
-/// <remarks><b>Invariants.</b> Computed once in the static constructor and never changed, so reading
-/// the flags on any path costs a static field load.</remarks>
-internal static class DeviceOperationsTable<TDriver> where TDriver : class, IDeviceOperations<TDriver>
-{
-    public static readonly bool HasInit = Overrides(nameof(IDeviceOperations<TDriver>.Init));
-    public static readonly bool HasUninit = Overrides(nameof(IDeviceOperations<TDriver>.Uninit));
-    public static readonly bool HasOpen = Overrides(nameof(IDeviceOperations<TDriver>.Open));
-    public static readonly bool HasStop = Overrides(nameof(IDeviceOperations<TDriver>.Stop));
-    public static readonly bool HasChangeMtu = Overrides(nameof(IDeviceOperations<TDriver>.ChangeMtu));
-    public static readonly bool HasSetMacAddress = Overrides(nameof(IDeviceOperations<TDriver>.SetMacAddress));
-    public static readonly bool HasSetRxMode = Overrides(nameof(IDeviceOperations<TDriver>.SetRxMode));
-    public static readonly bool HasChangeCarrier = Overrides(nameof(IDeviceOperations<TDriver>.ChangeCarrier));
-    public static readonly bool HasGetStats64 = Overrides(nameof(IDeviceOperations<TDriver>.GetStats64));
-    public static readonly bool HasTxTimeout = Overrides(nameof(IDeviceOperations<TDriver>.TxTimeout));
-
-    private static bool Overrides(string operation)
-    {
-        var contract = typeof(IDeviceOperations<TDriver>);
-        var map = typeof(TDriver).GetInterfaceMap(contract);
-        for (var i = 0; i < map.InterfaceMethods.Length; i++)
-        {
-            if (map.InterfaceMethods[i].Name == operation)
-            {
-                return map.TargetMethods[i].DeclaringType != contract;
-            }
-        }
-        throw new MissingMethodException(contract.FullName, operation);
-    }
-
-    /// <summary>The operations the driver implements, for logs and docs: "Init, Open, StartXmit".</summary>
-    public static string Describe()
-    {
-        var names = new List<string>();
-        if (HasInit) names.Add("Init");
-        if (HasUninit) names.Add("Uninit");
-        if (HasOpen) names.Add("Open");
-        if (HasStop) names.Add("Stop");
-        if (HasChangeMtu) names.Add("ChangeMtu");
-        if (HasSetMacAddress) names.Add("SetMacAddress");
-        if (HasSetRxMode) names.Add("SetRxMode");
-        if (HasChangeCarrier) names.Add("ChangeCarrier");
-        if (HasGetStats64) names.Add("GetStats64");
-        if (HasTxTimeout) names.Add("TxTimeout");
-        names.Add("StartXmit");
-        return string.Join(", ", names);
-    }
 }

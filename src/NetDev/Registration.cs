@@ -70,7 +70,7 @@ public sealed class Registration<TDriver> : IDisposable, IAsyncDisposable where 
             try
             {
                 Device.Attach(link);
-                Device.InitOperation();
+                Device.Operations.Init();
             }
             catch
             {
@@ -84,14 +84,14 @@ public sealed class Registration<TDriver> : IDisposable, IAsyncDisposable where 
             }
             catch
             {
-                Device.UninitOperation();
+                Device.Operations.Uninit();
                 Device.Detach();
                 link.Dispose();
                 throw;
             }
             _state = State.Registered;
             Device.Logger.LogInformation("{Device} registered on the {Host} host (ifindex {IfIndex}, driver {Driver}: {Operations})",
-                Device.Name, _host.Name, link.IfIndex, Device.DriverName, DeviceOperationsTable<TDriver>.Describe());
+                Device.Name, _host.Name, link.IfIndex, Device.DriverName, DeviceOperationDispatcher<TDriver>.Describe());
         }
     }
 
@@ -149,7 +149,7 @@ public sealed class Registration<TDriver> : IDisposable, IAsyncDisposable where 
                 Device.StopIfUp();
                 try
                 {
-                    Device.UninitOperation();
+                    Device.Operations.Uninit();
                 }
                 catch (Exception error)
                 {

@@ -56,7 +56,7 @@ public sealed class DummyDriverTests
     {
         // dummy_netdev_ops without the entries NetDev does for every driver (init, uninit, get_stats64,
         // validate_addr) or that dummy leaves empty (set_rx_mode).
-        Assert.Equal("SetMacAddress, ChangeCarrier, StartXmit", DeviceOperationsTable<DummyDriver>.Describe());
+        Assert.Equal("SetMacAddress, ChangeCarrier, StartXmit", DeviceOperationDispatcher<DummyDriver>.Describe());
     }
 
     [Fact]
@@ -90,8 +90,8 @@ public sealed class DummyDriverTests
         Assert.Equal(new DeviceStats(40, bytes.Sum(), 0, 0, 0, 0, 0, 0), device.GetStats());
         Assert.Empty(link.Received);
         Assert.Empty(device.GetDropCounts());
-        Assert.Equal(40, calls.Count(DriverOperation.StartXmit));
-        Assert.All(calls.Calls.Where(c => c.Operation == DriverOperation.StartXmit), call => Assert.Equal(TxResult.Ok, call.Result));
+        Assert.Equal(40, calls.Count(nameof(IDeviceOperations<>.StartXmit)));
+        Assert.All(calls.Calls.Where(c => c.Operation == nameof(IDeviceOperations<>.StartXmit)), call => Assert.Equal(TxResult.Ok, call.Result));
 
         registration.Dispose();
         SkBuffAccounting.AssertNoLeaks(registration);
@@ -192,7 +192,7 @@ public sealed class DummyDriverTests
 
         Assert.Equal(original, device.MacAddress);
         Assert.Equal(original, link.MacAddress);
-        Assert.Equal(0, calls.Count(DriverOperation.SetMacAddress));
+        Assert.Equal(0, calls.Count(nameof(IDeviceOperations<>.SetMacAddress)));
     }
 
     [Fact]

@@ -164,7 +164,7 @@ public sealed class BothHostsTests
                 registration.Dispose();
             }
             SkBuffAccounting.AssertNoLeaks(registration);
-            var lifecycle = string.Join(", ", calls.Calls.Where(c => c.Operation != DriverOperation.StartXmit).Select(c => c.ToString()));
+            var lifecycle = string.Join(", ", calls.Calls.Where(c => c.Operation != nameof(IDeviceOperations<>.StartXmit)).Select(c => c.ToString()));
             var ours = driver.Ours;
             return new Outcome(lifecycle, ours.Count, ours.Sum(f => (long)f.Length), taken, device.GetStats().RxPackets, ours);
         }

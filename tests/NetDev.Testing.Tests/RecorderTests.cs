@@ -19,10 +19,10 @@ public sealed class RecorderTests
         registration.Dispose();
 
         Assert.Equal(["Init", "Open", "StartXmit(q0) Ok", "StartXmit(q1) Ok", "Stop", "Open", "Stop", "Uninit"], calls.Summary());
-        var transmits = calls.Calls.Where(c => c.Operation == DriverOperation.StartXmit).ToList();
+        var transmits = calls.Calls.Where(c => c.Operation == nameof(IDeviceOperations<>.StartXmit)).ToList();
         Assert.Equal([(0, 64), (1, 74)], transmits.Select(c => (c.Queue, c.Length)));
         Assert.Equal(Enumerable.Range(0, 8).Select(i => (long)i), calls.Calls.Select(c => c.Sequence));
-        Assert.Equal(2, calls.Count(DriverOperation.Open));
+        Assert.Equal(2, calls.Count(nameof(IDeviceOperations<>.Open)));
     }
 
     [Fact]
@@ -69,7 +69,7 @@ public sealed class RecorderTests
         registration.Device.BringDown();
 
         var stop = calls.Calls[^1];
-        Assert.Equal(DriverOperation.Stop, stop.Operation);
+        Assert.Equal(nameof(IDeviceOperations<>.Stop), stop.Operation);
         Assert.IsType<TimeoutException>(stop.Error);
         Assert.Equal("Stop threw TimeoutException", stop.ToString());
         registration.Dispose();

@@ -30,9 +30,6 @@ public sealed class PairDriver : IDeviceOperations<PairDriver>, IDriverInfo, IEt
     /// <summary>The name template of the first end.</summary>
     public const string DefaultNameTemplate = "pair%d";
 
-    /// <summary>Most frames handed to the peer in one batch: a NAPI budget.</summary>
-    private const int MaxBatch = 64;
-
     private NetDevice<PairDriver>? _peer;
     private PendingBatch[] _batches = [];
 
@@ -111,7 +108,7 @@ public sealed class PairDriver : IDeviceOperations<PairDriver>, IDriverInfo, IEt
     {
         foreach (var queue in device.Queues)
         {
-            queue.TxPool.Reserve(MaxBatch + 2);
+            queue.TxPool.Reserve(NetDevice.ReceiveBatchSize + 2);
         }
     }
 
@@ -132,7 +129,7 @@ public sealed class PairDriver : IDeviceOperations<PairDriver>, IDriverInfo, IEt
         skb.QueueIndex = queue % peer.RxQueueCount;
         batch.Lengths[batch.Count] = skb.Length;
         batch.Frames[batch.Count++] = skb;
-        if (batch.Count < MaxBatch && device.Queues[queue].XmitMore)
+        if (batch.Count < NetDevice.ReceiveBatchSize && device.Queues[queue].XmitMore)
         {
             return TxResult.Ok;
         }
@@ -160,7 +157,7 @@ public sealed class PairDriver : IDeviceOperations<PairDriver>, IDriverInfo, IEt
     private static void HandOver(NetDevice<PairDriver> device, NetDevice<PairDriver> peer, int queue, PendingBatch batch)
     {
         var frames = batch.Frames.AsSpan(0, batch.Count);
-        peer.NetifReceiveBatch(frames, batch.Outcomes, MaxBatch);
+        peer.NetifReceiveBatch(frames, batch.Outcomes);
         var counters = device.Queues[queue];
         for (var i = 0; i < frames.Length; i++)
         {
@@ -176,9 +173,9 @@ public sealed class PairDriver : IDeviceOperations<PairDriver>, IDriverInfo, IEt
     /// <summary>Frames of one transmit queue held until the host's batch ends.</summary>
     private sealed class PendingBatch
     {
-        public readonly SkBuff[] Frames = new SkBuff[MaxBatch];
-        public readonly int[] Lengths = new int[MaxBatch];
-        public readonly DropReason?[] Outcomes = new DropReason?[MaxBatch];
+        public readonly SkBuff[] Frames = new SkBuff[NetDevice.ReceiveBatchSize];
+        public readonly int[] Lengths = new int[NetDevice.ReceiveBatchSize];
+        public readonly DropReason?[] Outcomes = new DropReason?[NetDevice.ReceiveBatchSize];
         public int Count;
     }
 

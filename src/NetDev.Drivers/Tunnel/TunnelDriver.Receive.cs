@@ -16,9 +16,9 @@ public sealed partial class TunnelDriver
 
     /// <summary>
     /// With receive coalescing, how many datagrams already waiting are read before the held frames go out:
-    /// a NAPI poll's budget. Reading stops sooner when nothing waits or nothing is held.
+    /// a NAPI poll's budget, the receive batch. Reading stops sooner when nothing waits or nothing is held.
     /// </summary>
-    private const int CoalescingBudget = 64;
+    private const int CoalescingBudget = NetDevice.ReceiveBatchSize;
 
     // Written only by the receive thread (plain writes), read elsewhere with Volatile.Read.
     private readonly long[] _rxVerdicts = new long[Enum.GetValues<RxVerdict>().Length];

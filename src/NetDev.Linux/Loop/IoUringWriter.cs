@@ -26,8 +26,8 @@ namespace NetDev.Linux.Loop;
 /// </remarks>
 internal sealed unsafe class IoUringWriter
 {
-    /// <summary>Frames submitted with one <c>io_uring_enter</c>; longer batches go in chunks of this size.</summary>
-    internal const int MaxBatch = 64;
+    /// <summary>Frames submitted with one <c>io_uring_enter</c> (a receive batch); longer batches go in chunks of this size.</summary>
+    internal const int MaxBatch = NetDevice.ReceiveBatchSize;
 
     private const int HeaderStride = 16;
 
@@ -105,13 +105,22 @@ internal sealed unsafe class IoUringWriter
     }
 
     /// <summary>
-    /// Writes each of <paramref name="frames"/> (at most <see cref="MaxBatch"/>) to <paramref name="tapFd"/>
-    /// as one frame, in order, with a virtio_net_hdr before each when <paramref name="virtioNetHeader"/>;
-    /// stores 0 or the errno of each write at the same index of <paramref name="errors"/>.
+    /// Writes each of <paramref name="frames"/> to <paramref name="tapFd"/> as one frame, in order, with a
+    /// virtio_net_hdr before each when <paramref name="virtioNetHeader"/>, <see cref="MaxBatch"/> frames per
+    /// submission; stores at the same index of <paramref name="outcomes"/> <see langword="null"/> for a frame
+    /// written, otherwise why it was not (from the write's errno, as a plain write's).
     /// </summary>
-    internal void Write(int tapFd, ReadOnlySpan<SkBuff> frames, bool virtioNetHeader, Span<int> errors)
+    internal void Write(int tapFd, ReadOnlySpan<SkBuff> frames, bool virtioNetHeader, Span<DropReason?> outcomes)
     {
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(frames.Length, MaxBatch);
+        for (var start = 0; start < frames.Length; start += MaxBatch)
+        {
+            var chunk = frames.Slice(start, Math.Min(MaxBatch, frames.Length - start));
+            WriteChunk(tapFd, chunk, virtioNetHeader, outcomes.Slice(start, chunk.Length));
+        }
+    }
+
+    private void WriteChunk(int tapFd, ReadOnlySpan<SkBuff> frames, bool virtioNetHeader, Span<DropReason?> outcomes)
+    {
         for (var i = 0; i < frames.Length; i++)
         {
             var entry = _ring.NextEntry();
@@ -154,7 +163,7 @@ internal sealed unsafe class IoUringWriter
             _ring.SubmitAndWaitFor(remaining);
             while (_ring.TryTakeCompletion(out var completion))
             {
-                errors[(int)completion.UserData] = completion.Result < 0 ? -completion.Result : 0;
+                outcomes[(int)completion.UserData] = completion.Result < 0 ? Tap.TapLink.WriteFailure(-completion.Result) : null;
                 remaining--;
             }
         }

@@ -302,14 +302,13 @@ internal sealed class TapLink : IHostLink
 
     /// <summary>
     /// Writes the batch with one <c>io_uring_enter</c> per <see cref="IoUringWriter.MaxBatch"/> frames
-    /// (<see cref="LinuxHostOptions.BatchedWrites"/>), each frame still its own write; frame by frame when
-    /// batched writes are off or unavailable.
+    /// (<see cref="LinuxHostOptions.BatchedWrites"/>), each frame still its own write; leaves it all to the
+    /// device's frame-by-frame path when batched writes are off or unavailable.
     /// </summary>
-    public void DeliverBatchToSystem(int queue, ReadOnlySpan<SkBuff> frames, Span<DropReason?> outcomes)
+    public int DeliverBatchToSystem(int queue, ReadOnlySpan<SkBuff> frames, Span<DropReason?> outcomes)
     {
         var tap = _queues[queue];
         var referenced = false;
-        var delivered = 0;
         try
         {
             // The submission entries carry the raw descriptor, which no marshaller guards: one reference covers the batch.
@@ -317,27 +316,14 @@ internal sealed class TapLink : IHostLink
             var writer = frames.Length > 1 && _options.BatchedWrites ? IoUringWriter.ForCurrentThread(tap.Fd, Name) : null;
             if (writer is null)
             {
-                for (; delivered < frames.Length; delivered++)
-                {
-                    outcomes[delivered] = DeliverToSystem(queue, frames[delivered]);
-                }
-                return;
+                return 0;
             }
-            Span<int> errors = stackalloc int[IoUringWriter.MaxBatch];
-            while (delivered < frames.Length)
-            {
-                var chunk = frames.Slice(delivered, Math.Min(IoUringWriter.MaxBatch, frames.Length - delivered));
-                writer.Write(tap.Fd, chunk, VirtioNetHeader, errors);
-                for (var i = 0; i < chunk.Length; i++)
-                {
-                    outcomes[delivered + i] = errors[i] == 0 ? null : WriteFailure(errors[i]);
-                }
-                delivered += chunk.Length;
-            }
+            writer.Write(tap.Fd, frames, VirtioNetHeader, outcomes);
         }
         catch (ObjectDisposedException)
         {
-            outcomes[delivered..frames.Length].Fill(DropReason.DeviceDown);
+            // Closed before any write was submitted.
+            outcomes[..frames.Length].Fill(DropReason.DeviceDown);
         }
         finally
         {
@@ -346,10 +332,11 @@ internal sealed class TapLink : IHostLink
                 tap.DangerousRelease();
             }
         }
+        return frames.Length;
     }
 
     /// <summary>Why the system did not take a frame, from the errno of its write.</summary>
-    private static DropReason WriteFailure(int errno) => errno switch
+    internal static DropReason WriteFailure(int errno) => errno switch
     {
         Errno.EAGAIN => DropReason.QueueFull,
         Errno.EIO or Errno.EBADFD => DropReason.DeviceDown,

@@ -107,22 +107,17 @@ public interface IHostLink : IDisposable
 
     /// <summary>
     /// Hands a batch of received frames to the system's stack on queue <paramref name="queue"/>, in order,
-    /// and writes each frame's outcome to the same index of <paramref name="outcomes"/>: <see langword="null"/>
-    /// when the system took it, otherwise why it did not. The caller keeps ownership of every frame and
-    /// releases them afterwards; may be called from any thread. A host that can hand over many frames at
-    /// once (one system call for the batch) overrides this; by default each frame goes through
-    /// <see cref="DeliverToSystem"/>.
+    /// if this host can hand over many frames at once (one system call for the batch): writes each frame's
+    /// outcome to the same index of <paramref name="outcomes"/>, <see langword="null"/> when the system took
+    /// it, otherwise why it did not, and returns how many frames, from the first, it dealt with. The device
+    /// hands the others one by one to <see cref="DeliverToSystem"/>; by default that is all of them. The
+    /// caller keeps ownership of every frame and releases them afterwards; may be called from any thread.
     /// </summary>
     /// <param name="queue">The queue the frames arrive on.</param>
-    /// <param name="frames">The frames, all of them for <paramref name="queue"/>.</param>
-    /// <param name="outcomes">At least as long as <paramref name="frames"/>.</param>
-    void DeliverBatchToSystem(int queue, ReadOnlySpan<SkBuff> frames, Span<DropReason?> outcomes)
-    {
-        for (var i = 0; i < frames.Length; i++)
-        {
-            outcomes[i] = DeliverToSystem(queue, frames[i]);
-        }
-    }
+    /// <param name="frames">The frames, all of them for <paramref name="queue"/>, as many as the device's caller passed.</param>
+    /// <param name="outcomes">As long as <paramref name="frames"/>.</param>
+    /// <returns>How many of <paramref name="frames"/>, from the first, have their outcome written.</returns>
+    int DeliverBatchToSystem(int queue, ReadOnlySpan<SkBuff> frames, Span<DropReason?> outcomes) => 0;
 }
 
 /// <summary>Events a host reports about a link. Called on the host's control thread, one at a time.</summary>

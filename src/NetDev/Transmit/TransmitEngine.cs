@@ -164,7 +164,7 @@ internal sealed partial class TransmitEngine
         TxResult result;
         try
         {
-            result = _device.StartXmitCore(skb);
+            result = _device.Operations.StartXmit(skb);
         }
         catch (Exception error)
         {
@@ -272,7 +272,7 @@ internal sealed partial class TransmitEngine
         _queue.WatchdogFired();
         try
         {
-            _device.TxTimeoutOperation(_queue.Index);
+            _device.Operations.TxTimeout(_queue.Index);
         }
         catch (Exception error)
         {

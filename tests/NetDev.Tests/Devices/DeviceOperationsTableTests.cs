@@ -18,7 +18,7 @@ public sealed class DeviceOperationsTableTests
 
         Assert.NotEmpty(flags);
         Assert.All(flags, flag => Assert.False(flag.Value, flag.Key));
-        Assert.Equal("StartXmit", DeviceOperationsTable<MinimalDriver>.Describe());
+        Assert.Equal("StartXmit", DeviceOperationDispatcher<MinimalDriver>.Describe());
     }
 
     [Fact]
@@ -27,24 +27,24 @@ public sealed class DeviceOperationsTableTests
         var implemented = new[] { "HasInit", "HasUninit", "HasOpen", "HasStop", "HasChangeMtu", "HasSetMacAddress" };
 
         Assert.All(HasFlags<RecordingDriver>(), flag => Assert.Equal(implemented.Contains(flag.Key), flag.Value));
-        Assert.Equal("Init, Uninit, Open, Stop, ChangeMtu, SetMacAddress, StartXmit", DeviceOperationsTable<RecordingDriver>.Describe());
+        Assert.Equal("Init, Uninit, Open, Stop, ChangeMtu, SetMacAddress, StartXmit", DeviceOperationDispatcher<RecordingDriver>.Describe());
     }
 
     [Fact]
     public void ADriverImplementingSomeOperationsHasExactlyThose()
     {
-        Assert.False(DeviceOperationsTable<AsyncDisposableDriver>.HasInit);
-        Assert.True(DeviceOperationsTable<AsyncDisposableDriver>.HasUninit);
-        Assert.False(DeviceOperationsTable<AsyncDisposableDriver>.HasOpen);
-        Assert.True(DeviceOperationsTable<AsyncDisposableDriver>.HasStop);
-        Assert.Equal("Uninit, Stop, StartXmit", DeviceOperationsTable<AsyncDisposableDriver>.Describe());
+        Assert.False(DeviceOperationDispatcher<AsyncDisposableDriver>.HasInit);
+        Assert.True(DeviceOperationDispatcher<AsyncDisposableDriver>.HasUninit);
+        Assert.False(DeviceOperationDispatcher<AsyncDisposableDriver>.HasOpen);
+        Assert.True(DeviceOperationDispatcher<AsyncDisposableDriver>.HasStop);
+        Assert.Equal("Uninit, Stop, StartXmit", DeviceOperationDispatcher<AsyncDisposableDriver>.Describe());
     }
 
     [Fact]
     public void AnExplicitImplementationCounts()
     {
-        Assert.True(DeviceOperationsTable<ExplicitOpenDriver>.HasOpen);
-        Assert.False(DeviceOperationsTable<ExplicitOpenDriver>.HasStop);
+        Assert.True(DeviceOperationDispatcher<ExplicitOpenDriver>.HasOpen);
+        Assert.False(DeviceOperationDispatcher<ExplicitOpenDriver>.HasStop);
 
         var driver = new ExplicitOpenDriver();
         using var registration = new Registration<ExplicitOpenDriver>(new FakeHost(), 1, 1, driver);
@@ -54,7 +54,7 @@ public sealed class DeviceOperationsTableTests
     }
 
     private static Dictionary<string, bool> HasFlags<TDriver>() where TDriver : class, IDeviceOperations<TDriver> =>
-        typeof(DeviceOperationsTable<TDriver>)
+        typeof(DeviceOperationDispatcher<TDriver>)
             .GetFields(BindingFlags.Public | BindingFlags.Static)
             .Where(field => field.FieldType == typeof(bool) && field.Name.StartsWith("Has", StringComparison.Ordinal))
             .ToDictionary(field => field.Name, field => (bool)field.GetValue(null)!);

@@ -158,13 +158,14 @@ public sealed class FakeLink : IHostLink
     /// <summary>Every <see cref="DeliverBatchToSystem"/> call: the queue and how many frames it carried.</summary>
     public List<(int Queue, int Count)> Batches { get; } = [];
 
-    public void DeliverBatchToSystem(int queue, ReadOnlySpan<SkBuff> frames, Span<DropReason?> outcomes)
+    public int DeliverBatchToSystem(int queue, ReadOnlySpan<SkBuff> frames, Span<DropReason?> outcomes)
     {
         Batches.Add((queue, frames.Length));
         for (var i = 0; i < frames.Length; i++)
         {
             outcomes[i] = DeliverToSystem(queue, frames[i]);
         }
+        return frames.Length;
     }
 
     public void Dispose()
