@@ -65,7 +65,7 @@ public sealed class OperationRecorder : IOperationLog
     {
         ArgumentNullException.ThrowIfNull(device);
         var recorder = new OperationRecorder(device);
-        lock (device.ControlLock)
+        using (device.EnterControl())
         {
             if (device.Operations.Log is not null)
             {
@@ -126,7 +126,7 @@ public sealed class OperationRecorder : IOperationLog
     /// <summary>Stops recording; the calls recorded stay.</summary>
     public void Detach()
     {
-        lock (Device.ControlLock)
+        using (Device.EnterControl())
         {
             if (Device.Operations.Log == this)
             {

@@ -19,7 +19,7 @@ internal sealed class LinkReconciler(NetDevice device)
     /// <summary>The interface was set up or down by anyone.</summary>
     public void OnAdminStateChanged(bool up)
     {
-        lock (_device.ControlLock)
+        using (_device.EnterControl())
         {
             if (_device.LinkForEvents is { } link)
             {
@@ -31,7 +31,7 @@ internal sealed class LinkReconciler(NetDevice device)
     /// <summary>The interface's state changed: the device compares it with its own and applies each difference.</summary>
     public void OnLinkChanged(LinkState state)
     {
-        lock (_device.ControlLock)
+        using (_device.EnterControl())
         {
             if (_device.LinkForEvents is not { } link)
             {

@@ -25,6 +25,7 @@ public abstract partial class NetDevice
     private bool _carrier = true;
     private string? _alias;
     private TimeSpan _watchdogTimeout = TimeSpan.FromSeconds(5);
+    private TimeSpan _stopTimeout = TimeSpan.FromSeconds(5);
     private TimeProvider _timeProvider = TimeProvider.System;
     private DeviceFeatures _features;
 
@@ -51,7 +52,7 @@ public abstract partial class NetDevice
             {
                 throw new ArgumentException($"'{value}' is not a valid interface name (not . or .., no '/', ':' or white space, '%' only as one %d).", nameof(value));
             }
-            lock (_control)
+            using (EnterControl())
             {
                 ThrowIfUnregistered();
                 if (_link is not null)
@@ -76,7 +77,7 @@ public abstract partial class NetDevice
             {
                 throw new ArgumentException($"{value} cannot be a device address: it must be unicast and not all zero.", nameof(value));
             }
-            lock (_control)
+            using (EnterControl())
             {
                 ThrowIfUnregistered();
                 if (_link is not { } link)
@@ -110,7 +111,7 @@ public abstract partial class NetDevice
             {
                 throw new ArgumentOutOfRangeException(nameof(value), value, error);
             }
-            lock (_control)
+            using (EnterControl())
             {
                 ThrowIfUnregistered();
                 if (_link is not { } link)
@@ -164,7 +165,7 @@ public abstract partial class NetDevice
         set
         {
             value &= ~(DeviceFlags.Up | DeviceFlags.Running);
-            lock (_control)
+            using (EnterControl())
             {
                 ThrowIfUnregistered();
                 if (_link is not { } link)
@@ -194,7 +195,7 @@ public abstract partial class NetDevice
         set
         {
             ArgumentOutOfRangeException.ThrowIfNegative(value);
-            lock (_control)
+            using (EnterControl())
             {
                 ThrowIfUnregistered();
                 _link?.Configure(new LinkConfiguration { TxQueueLength = value });
@@ -212,7 +213,7 @@ public abstract partial class NetDevice
         get => _alias;
         set
         {
-            lock (_control)
+            using (EnterControl())
             {
                 ThrowIfUnregistered();
                 _link?.Configure(new LinkConfiguration { Alias = value ?? "" });
@@ -235,6 +236,21 @@ public abstract partial class NetDevice
         {
             ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(value, TimeSpan.Zero);
             _watchdogTimeout = value;
+        }
+    }
+
+    /// <summary>
+    /// How long taking the device down or tearing it down waits for a queue's thread that is inside a driver
+    /// call (a <c>StartXmit</c> or <c>TxTimeout</c> that does not return) before it goes on without it and
+    /// reports so; 5 seconds by default.
+    /// </summary>
+    public TimeSpan StopTimeout
+    {
+        get => _stopTimeout;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(value, TimeSpan.Zero);
+            _stopTimeout = value;
         }
     }
 
@@ -313,7 +329,7 @@ public abstract partial class NetDevice
 
     private void SetCarrier(bool carrier)
     {
-        lock (_control)
+        using (EnterControl())
         {
             if (carrier == _carrier)
             {

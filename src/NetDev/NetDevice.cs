@@ -1,3 +1,4 @@
+using NetDev.Transmit;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using NetDev.Hosting;
@@ -145,7 +146,7 @@ public abstract partial class NetDevice : ILinkEvents
     /// <exception cref="NetDevException">The system refused; the driver was stopped again.</exception>
     public void BringUp()
     {
-        lock (_control)
+        using (EnterControl())
         {
             var link = RequireLink();
             if (_up)
@@ -172,7 +173,7 @@ public abstract partial class NetDevice : ILinkEvents
     /// <exception cref="InvalidOperationException">The device is not registered.</exception>
     public void BringDown()
     {
-        lock (_control)
+        using (EnterControl())
         {
             var link = RequireLink();
             if (!_up)
@@ -193,7 +194,7 @@ public abstract partial class NetDevice : ILinkEvents
     {
         ArgumentException.ThrowIfNullOrEmpty(networkNamespace);
         IHostLink link;
-        lock (_control)
+        using (EnterControl())
         {
             link = RequireLink();
             if (_moving)
@@ -214,7 +215,7 @@ public abstract partial class NetDevice : ILinkEvents
         }
         finally
         {
-            lock (_control)
+            using (EnterControl())
             {
                 _moving = false;
             }
@@ -278,7 +279,34 @@ public abstract partial class NetDevice : ILinkEvents
         }
     }
 
-    internal object ControlLock => _control;
+    /// <summary>
+    /// Takes the control lock for a <c>using</c> block. On a thread that serves a transmit queue (a driver's
+    /// <c>StartXmit</c> or <c>TxTimeout</c> changing the device: its carrier, a setting, <c>BringDown</c> as a
+    /// reset) it does not simply block: whoever holds the lock may be waiting for this very thread (taking a
+    /// device down waits for each queue to stop taking frames), so while it waits it runs what was asked of
+    /// its queue meanwhile.
+    /// </summary>
+    internal ControlScope EnterControl()
+    {
+        if (!Monitor.TryEnter(_control))
+        {
+            if (TransmitEngine.Current is { } engine)
+            {
+                while (!Monitor.TryEnter(_control, HelpInterval))
+                {
+                    engine.RunWaitingRequests();
+                }
+            }
+            else
+            {
+                Monitor.Enter(_control);
+            }
+        }
+        return new ControlScope(_control);
+    }
+
+    // How often a queue's thread waiting for the control lock looks for requests of its own queue.
+    private static readonly TimeSpan HelpInterval = TimeSpan.FromMilliseconds(1);
 
     /// <summary>
     /// Where every driver operation is called: set once by <see cref="NetDevice{TDriver}"/>'s constructor, and
@@ -390,7 +418,7 @@ public abstract partial class NetDevice : ILinkEvents
 
     private void ConfigureBeforeRegistration(Action change)
     {
-        lock (_control)
+        using (EnterControl())
         {
             ThrowIfUnregistered();
             if (_link is not null)
@@ -400,4 +428,10 @@ public abstract partial class NetDevice : ILinkEvents
             change();
         }
     }
+}
+
+/// <summary>The control lock, held until disposed (see <see cref="NetDevice.EnterControl"/>).</summary>
+internal readonly struct ControlScope(object gate) : IDisposable
+{
+    public void Dispose() => Monitor.Exit(gate);
 }

@@ -59,7 +59,7 @@ public sealed class Registration<TDriver> : IDisposable, IAsyncDisposable where 
     /// <remarks>An exception from the driver's <c>Init</c> propagates as is, after the interface was removed.</remarks>
     public void Register()
     {
-        lock (Device.ControlLock)
+        using (Device.EnterControl())
         {
             ObjectDisposedException.ThrowIf(_state == State.Disposed, this);
             if (_state == State.Registered)
@@ -134,7 +134,7 @@ public sealed class Registration<TDriver> : IDisposable, IAsyncDisposable where 
     {
         IHostLink? link;
         Exception? uninitError = null;
-        lock (Device.ControlLock)
+        using (Device.EnterControl())
         {
             if (_state == State.Disposed)
             {

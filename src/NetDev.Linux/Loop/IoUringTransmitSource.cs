@@ -1,5 +1,3 @@
-using NetDev.Hosting;
-
 namespace NetDev.Linux.Loop;
 
 /// <summary>
@@ -10,98 +8,66 @@ namespace NetDev.Linux.Loop;
 /// <remarks>
 /// <para>Buffers go to the kernel only while the engine wants frames; the ones the kernel already has may
 /// still fill, and their frames wait in order in the reader until the queue takes frames again.</para>
-/// <para><b>Invariants.</b> From <see cref="Start"/> to <see cref="Dispose"/> the source holds one reference
-/// on the TAP and wake descriptors, which the ring has registered, so they stay open while the kernel may
-/// use them. Used by the queue's thread only, but for <see cref="Wake"/>.</para>
+/// <para><b>Invariants.</b> The ring has the TAP and wake descriptors registered only while the base class
+/// holds its references on them (from <see cref="TapTransmitSource.Start"/> to the end of <see cref="Stopped"/>).</para>
 /// </remarks>
-internal sealed class IoUringTransmitSource : ITransmitSource
+internal sealed class IoUringTransmitSource(SafeFileDescriptor tap, WakeSignal wake, IoUringReader reader, string device, int queueIndex)
+    : TapTransmitSource(tap, wake, device, queueIndex)
 {
-    private readonly SafeFileDescriptor _tap;
-    private readonly WakeSignal _wake;
-    private readonly IoUringReader _reader;
-    private readonly string _device;
-    private readonly int _queueIndex;
-    private bool _tapReferenced;
-    private bool _wakeReferenced;
     private bool _started;
     private bool _tapUsable = true;
-    private NetDevException? _failure;
 
-    /// <summary>A source over <paramref name="tap"/>; it owns <paramref name="wake"/> and <paramref name="reader"/>, not <paramref name="tap"/>.</summary>
-    internal IoUringTransmitSource(SafeFileDescriptor tap, WakeSignal wake, IoUringReader reader, string device, int queueIndex)
+    protected override void Started(SkBuffPool pool, int tapFd, int wakeFd)
     {
-        _tap = tap;
-        _wake = wake;
-        _reader = reader;
-        _device = device;
-        _queueIndex = queueIndex;
-    }
-
-    public void Start(SkBuffPool pool)
-    {
-        var tapFd = _tap.Hold(ref _tapReferenced);
-        var wakeFd = _wake.Descriptor.Hold(ref _wakeReferenced);
         _started = true;
-        _reader.Start(tapFd, wakeFd, pool);
+        reader.Start(tapFd, wakeFd, pool);
     }
 
-    public bool TryRead(out SkBuff skb, out bool more)
+    public override bool TryRead(out SkBuff skb, out bool more)
     {
-        if (_reader.HasReadyFrame)
+        if (!reader.HasReadyFrame)
         {
-            skb = _reader.TakeReadyFrame();
-            more = _reader.HasReadyFrame;
-            return true;
+            return NoFrame(out skb, out more);
         }
-        skb = default;
-        more = false;
-        if (_failure is { } failure)
-        {
-            _failure = null;
-            throw failure;
-        }
-        return false;
+        skb = reader.TakeReadyFrame();
+        more = reader.HasReadyFrame;
+        return true;
     }
 
-    public void Wait(bool wantFrames, TimeSpan? delay)
+    public override void Wait(bool wantFrames, TimeSpan? delay)
     {
         if (wantFrames)
         {
-            if (_reader.HasReadyFrame || _failure is not null)
+            if (reader.HasReadyFrame || Failure is not null)
             {
                 return;
             }
             if (_tapUsable)
             {
-                _reader.ArmReads();
+                reader.ArmReads();
             }
         }
-        _reader.Wait(PollTransmitSource.Milliseconds(delay));
-        var tapError = _reader.Reap();
+        reader.Wait(PollTransmitSource.Milliseconds(delay));
+        var tapError = reader.Reap();
         if (tapError != 0 && _tapUsable)
         {
             _tapUsable = false;
-            _failure = Interop.Errors.Exception(tapError, $"read TAP queue {_queueIndex}", _device);
+            Failure = Interop.Errors.Exception(tapError, $"read TAP queue {QueueIndex}", Device);
         }
     }
 
-    public void Wake() => _wake.Signal();
-
     /// <summary>
-    /// On the queue's thread once it ends: cancels the reads, drops the frames read but not taken, takes the
-    /// buffers back and closes the ring; throws when the kernel did not give the buffers back in time (they
-    /// then stay out of the pool, and its leak report names them).
+    /// Cancels the reads, drops the frames read but not taken, takes the buffers back and closes the ring;
+    /// throws when the kernel did not give the buffers back in time (they then stay out of the pool, and its
+    /// leak report names them).
     /// </summary>
-    public void Dispose()
+    protected override void Stopped()
     {
-        var returned = !_started || _reader.CancelAll();
-        _reader.Dispose();
-        _wake.Descriptor.ReleaseHold(ref _wakeReferenced);
-        _tap.ReleaseHold(ref _tapReferenced);
-        _wake.Dispose();
+        var returned = !_started || reader.CancelAll();
+        reader.Dispose();
         if (!returned)
         {
-            throw new NetDevException(Errno.EBUSY, $"cancel io_uring reads of TAP queue {_queueIndex}", _device,
+            throw new NetDevException(Errno.EBUSY, $"cancel io_uring reads of TAP queue {QueueIndex}", Device,
                 "the kernel did not give the read buffers back; they stay out of the pool");
         }
     }

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using NetDev.Hosting;
 
 namespace NetDev.Linux.Loop;
 
@@ -11,60 +10,34 @@ namespace NetDev.Linux.Loop;
 /// <para>It reads one frame ahead, so the engine can tell the driver whether another follows
 /// (<c>XmitMore</c>): the read that finds the queue empty is made anyway. The frame read ahead is still the
 /// system's until it is taken, like the frames behind it in the TAP's ring.</para>
-/// <para><b>Invariants.</b> From <see cref="Start"/> to <see cref="Dispose"/> the source holds one reference on
-/// the TAP and wake descriptors (<see cref="System.Runtime.InteropServices.SafeHandle.DangerousAddRef"/>), so
-/// the raw values it polls and reads stay open even if the link is disposed meanwhile. <c>_next</c> is a live
-/// frame the source owns exactly while <c>_hasNext</c>; <c>_spare</c> likewise while <c>_hasSpare</c>. Used by
-/// the queue's thread only, but for <see cref="Wake"/>.</para>
+/// <para><b>Invariants.</b> <c>_next</c> is a live frame the source owns exactly while <c>_hasNext</c>;
+/// <c>_spare</c> likewise while <c>_hasSpare</c>. The raw descriptors are valid from <see cref="Started"/> on,
+/// while the base class holds its references.</para>
 /// </remarks>
-internal sealed class PollTransmitSource : ITransmitSource
+internal sealed class PollTransmitSource(SafeFileDescriptor tap, WakeSignal wake, string device, int queueIndex, bool virtioNetHeader)
+    : TapTransmitSource(tap, wake, device, queueIndex)
 {
-    private readonly SafeFileDescriptor _tap;
-    private readonly WakeSignal _wake;
-    private readonly string _device;
-    private readonly int _queueIndex;
-    private readonly bool _virtioNetHeader;
     private SkBuffPool? _pool;
-    private bool _tapReferenced;
-    private bool _wakeReferenced;
     private int _tapFd = -1;
     private int _wakeFd = -1;
     private bool _tapUsable = true;
-    private NetDevException? _failure;
     private SkBuff _next;
     private bool _hasNext;
     private SkBuff _spare;
     private bool _hasSpare;
 
-    /// <summary>A source over TAP queue <paramref name="queueIndex"/>'s descriptor; it owns <paramref name="wake"/>, not <paramref name="tap"/>.</summary>
-    internal PollTransmitSource(SafeFileDescriptor tap, WakeSignal wake, string device, int queueIndex, bool virtioNetHeader)
-    {
-        _tap = tap;
-        _wake = wake;
-        _device = device;
-        _queueIndex = queueIndex;
-        _virtioNetHeader = virtioNetHeader;
-    }
-
-    public void Start(SkBuffPool pool)
+    protected override void Started(SkBuffPool pool, int tapFd, int wakeFd)
     {
         _pool = pool;
-        _tapFd = _tap.Hold(ref _tapReferenced);
-        _wakeFd = _wake.Descriptor.Hold(ref _wakeReferenced);
+        _tapFd = tapFd;
+        _wakeFd = wakeFd;
     }
 
-    public bool TryRead(out SkBuff skb, out bool more)
+    public override bool TryRead(out SkBuff skb, out bool more)
     {
         if (!_hasNext && !ReadOne(out _next))
         {
-            skb = default;
-            more = false;
-            if (_failure is { } failure)
-            {
-                _failure = null;
-                throw failure;
-            }
-            return false;
+            return NoFrame(out skb, out more);
         }
         skb = _next;
         _hasNext = ReadOne(out _next);
@@ -72,9 +45,9 @@ internal sealed class PollTransmitSource : ITransmitSource
         return true;
     }
 
-    public unsafe void Wait(bool wantFrames, TimeSpan? delay)
+    public override unsafe void Wait(bool wantFrames, TimeSpan? delay)
     {
-        if (wantFrames && (_hasNext || _failure is not null))
+        if (wantFrames && (_hasNext || Failure is not null))
         {
             return;
         }
@@ -89,24 +62,22 @@ internal sealed class PollTransmitSource : ITransmitSource
             {
                 return;
             }
-            throw Interop.Errors.LastException("poll", _device);
+            throw Interop.Errors.LastException("poll", Device);
         }
         if ((fds[1].ReturnedEvents & Interop.POLLIN) != 0)
         {
-            _wake.Clear(_wakeFd);
+            WakeSignal.Clear(_wakeFd);
         }
         if (_tapUsable && (fds[0].ReturnedEvents & (Interop.POLLERR | Interop.POLLHUP | Interop.POLLNVAL)) != 0)
         {
             _tapUsable = false;
-            _failure = new NetDevException(Errno.EIO, $"poll TAP queue {_queueIndex}", _device,
+            Failure = new NetDevException(Errno.EIO, $"poll TAP queue {QueueIndex}", Device,
                 "the TAP queue reports an error; was the interface deleted?");
         }
     }
 
-    public void Wake() => _wake.Signal();
-
-    /// <summary>On the queue's thread once it ends: the frame read ahead is dropped, the spare buffer returned, the references released.</summary>
-    public void Dispose()
+    /// <summary>The frame read ahead is dropped, the spare buffer returned.</summary>
+    protected override void Stopped()
     {
         if (_hasNext)
         {
@@ -118,16 +89,13 @@ internal sealed class PollTransmitSource : ITransmitSource
             _hasSpare = false;
             _pool!.Return(_spare);
         }
-        _wake.Descriptor.ReleaseHold(ref _wakeReferenced);
-        _tap.ReleaseHold(ref _tapReferenced);
-        _wake.Dispose();
     }
 
     /// <summary>A poll timeout: the delay rounded up to whole milliseconds, −1 for none.</summary>
     internal static int Milliseconds(TimeSpan? delay) =>
         delay is { } value ? (int)Math.Min(int.MaxValue, Math.Ceiling(value.TotalMilliseconds)) : -1;
 
-    /// <summary>Reads one frame if the TAP has one; false when it has none or failed for good (then <c>_failure</c> says why).</summary>
+    /// <summary>Reads one frame if the TAP has one; false when it has none or failed for good (then <c>Failure</c> says why).</summary>
     private unsafe bool ReadOne(out SkBuff frame)
     {
         frame = default;
@@ -146,7 +114,7 @@ internal sealed class PollTransmitSource : ITransmitSource
             }
             var room = _spare.TailroomSpan;
             nint read;
-            if (_virtioNetHeader)
+            if (virtioNetHeader)
             {
                 // SAFETY: header is on this stack frame and room lies in the pinned buffer of a live SkBuff this
                 // source owns; readv writes at most the two lengths given, the header first, the frame in place.
@@ -182,7 +150,7 @@ internal sealed class PollTransmitSource : ITransmitSource
                     default:
                         // EBADFD, EIO: the interface is gone; anything else is as final.
                         _tapUsable = false;
-                        _failure = Interop.Errors.Exception(errno, $"read TAP queue {_queueIndex}", _device);
+                        Failure = Interop.Errors.Exception(errno, $"read TAP queue {QueueIndex}", Device);
                         return false;
                 }
             }

@@ -7,6 +7,11 @@ namespace NetDev.Transmit;
 // mode) the threads of the calls that cause them, one at a time under the gate.
 internal sealed partial class TransmitEngine
 {
+    // The engine whose queue this thread serves right now (its own thread, or an inline serve), so that a
+    // thread waiting for a device's control lock can run its queue's requests meanwhile.
+    [ThreadStatic]
+    private static TransmitEngine? t_current;
+
     private readonly object _requestsLock = new();
     private readonly Queue<ControlRequest> _requests = new();
     private readonly object _gate = new();
@@ -18,34 +23,48 @@ internal sealed partial class TransmitEngine
     private bool _serving;
     private int _serveRequested;
 
+    /// <summary>The engine whose queue the calling thread is serving, if any.</summary>
+    internal static TransmitEngine? Current => t_current;
+
     /// <summary>
     /// Runs <paramref name="action"/> on the queue's thread between rounds and waits for it (its exception is
     /// rethrown here); inline on the queue's own thread, before the engine started and after it ended.
     /// </summary>
-    internal void Run(Action action)
+    /// <returns>False when <paramref name="timeout"/> passed first: the queue's thread is busy elsewhere (a
+    /// driver call that does not return); the action then runs whenever that thread comes back.</returns>
+    internal bool Run(Action action, TimeSpan? timeout = null)
     {
         if (_inline is not null)
         {
-            RunInline(action);
-            return;
+            return RunInline(action, timeout);
         }
         ControlRequest? request = null;
         lock (_requestsLock)
         {
             if (_thread is not null && !_ended && Thread.CurrentThread != _thread)
             {
-                request = new ControlRequest(action);
-                _requests.Enqueue(request);
-                _requestsWaiting = true;
+                request = Enqueue(action);
             }
         }
         if (request is null)
         {
             action();
-            return;
+            return true;
         }
         _source!.Wake();
-        request.Wait();
+        return request.Wait(timeout);
+    }
+
+    /// <summary>
+    /// On the thread serving this queue, while it waits for something another thread holds (a device's control
+    /// lock): runs the requests queued for the queue, which that other thread may be waiting for.
+    /// </summary>
+    internal void RunWaitingRequests()
+    {
+        if (t_current == this)
+        {
+            RunRequests();
+        }
     }
 
     /// <summary>
@@ -63,9 +82,12 @@ internal sealed partial class TransmitEngine
         if (thread is not null)
         {
             _source!.Wake();
-            if (thread != Thread.CurrentThread)
+            if (thread != Thread.CurrentThread && !thread.Join(_device.StopTimeout))
             {
-                thread.Join();
+                // Its frame, if one waits, stays out of the pool and shows in the leak report.
+                _device.ReportError(new TimeoutException(
+                    $"Queue {_queue.Index} of {_device.Name} did not stop within {_device.StopTimeout.TotalSeconds:0.#} s: a driver call on its thread has not returned; going on without it."));
+                return;
             }
         }
         else
@@ -97,6 +119,7 @@ internal sealed partial class TransmitEngine
         var source = _source!;
         var pool = _queue.TxPool;
         pool.BindToCurrentThread();
+        t_current = this;
         try
         {
             source.Start(pool);
@@ -193,18 +216,23 @@ internal sealed partial class TransmitEngine
                     return;
                 }
                 _serving = true;
+                var outer = t_current;
+                t_current = this;
                 inline.EnterServe();
                 try
                 {
                     while (Interlocked.Exchange(ref _serveRequested, 0) == 1 && !_stopping)
                     {
+                        RunRequests();
                         Round();
                     }
                     inline.Schedule(NextDelay());
                 }
                 finally
                 {
+                    RunRequests();
                     inline.ExitServe();
+                    t_current = outer;
                     _serving = false;
                 }
             }
@@ -231,7 +259,7 @@ internal sealed partial class TransmitEngine
             return;
         }
         Volatile.Write(ref _wakeRequested, 1);
-        Run(() =>
+        _ = Run(() =>
         {
             if (!_stopping)
             {
@@ -240,17 +268,65 @@ internal sealed partial class TransmitEngine
         });
     }
 
-    private void RunInline(Action action)
+    private bool RunInline(Action action, TimeSpan? timeout)
     {
-        lock (_gate)
+        var done = true;
+        if (Monitor.TryEnter(_gate))
         {
-            action();
+            try
+            {
+                action();
+                RunRequests();
+            }
+            finally
+            {
+                Monitor.Exit(_gate);
+            }
+        }
+        else
+        {
+            // Another thread serves the queue: it runs the request between rounds, or while it waits for a
+            // lock this thread may hold; if it has left meanwhile, this thread takes the gate and runs it.
+            ControlRequest request;
+            lock (_requestsLock)
+            {
+                request = Enqueue(action);
+            }
+            // Real time, not the device's clock: this bounds a thread stuck in a driver call, and a test's clock may stand still.
+            var deadline = timeout is { } limit ? Environment.TickCount64 + (long)limit.TotalMilliseconds : long.MaxValue;
+            while (!request.IsDone && Environment.TickCount64 < deadline)
+            {
+                if (Monitor.TryEnter(_gate, HelpInterval))
+                {
+                    try
+                    {
+                        RunRequests();
+                    }
+                    finally
+                    {
+                        Monitor.Exit(_gate);
+                    }
+                }
+            }
+            done = request.Wait(TimeSpan.Zero);
         }
         // A serve asked for while the action held the gate was left to the gate's holder: us.
         if (Volatile.Read(ref _serveRequested) == 1)
         {
             Serve(retry: false);
         }
+        return done;
+    }
+
+    private static readonly TimeSpan HelpInterval = TimeSpan.FromMilliseconds(1);
+
+    /// <summary>Queues a request. Caller holds <c>_requestsLock</c>.</summary>
+    private ControlRequest Enqueue(Action action)
+    {
+        var request = new ControlRequest(action);
+        _requests.Enqueue(request);
+        _requestsWaiting = true;
+        return request;
     }
 
     /// <summary>An action to run on the queue's thread, and the caller waiting for it.</summary>
@@ -258,6 +334,8 @@ internal sealed partial class TransmitEngine
     {
         private readonly ManualResetEventSlim _done = new();
         private ExceptionDispatchInfo? _error;
+
+        internal bool IsDone => _done.IsSet;
 
         internal void Execute()
         {
@@ -275,11 +353,15 @@ internal sealed partial class TransmitEngine
             }
         }
 
-        internal void Wait()
+        /// <summary>Waits (at most <paramref name="timeout"/>) and rethrows the action's exception; false when it has not run yet.</summary>
+        internal bool Wait(TimeSpan? timeout)
         {
-            _done.Wait();
-            _done.Dispose();
+            if (!_done.Wait(timeout ?? Timeout.InfiniteTimeSpan))
+            {
+                return false;
+            }
             _error?.Throw();
+            return true;
         }
     }
 }

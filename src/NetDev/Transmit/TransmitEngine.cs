@@ -87,15 +87,27 @@ internal sealed partial class TransmitEngine
         _source?.Wake();
     }
 
-    /// <summary>Opens or closes the queue to frames, on the queue's thread; closing drops what waits as <see cref="DropReason.DeviceDown"/>.</summary>
-    internal void SetEnabled(bool enabled) => Run(() =>
+    /// <summary>
+    /// Opens or closes the queue to frames, on the queue's thread; closing drops what waits as
+    /// <see cref="DropReason.DeviceDown"/>. Waits at most <see cref="NetDevice.StopTimeout"/> for the thread
+    /// and reports it when the thread is stuck in a driver call (the change then happens when it returns).
+    /// </summary>
+    internal void SetEnabled(bool enabled)
     {
-        _enabled = enabled;
-        if (!enabled)
+        var done = Run(() =>
         {
-            DropPending(DropReason.DeviceDown);
+            _enabled = enabled;
+            if (!enabled)
+            {
+                DropPending(DropReason.DeviceDown);
+            }
+        }, _device.StopTimeout);
+        if (!done)
+        {
+            _device.ReportError(new TimeoutException(
+                $"Queue {_queue.Index} of {_device.Name} did not answer within {_device.StopTimeout.TotalSeconds:0.#} s: a driver call on its thread has not returned; the queue is {(enabled ? "opened" : "closed")} when it does."));
         }
-    });
+    }
 
     /// <summary>One round: watchdog, retry if asked or due, then new frames. Caller serves the queue.</summary>
     private void Round()
