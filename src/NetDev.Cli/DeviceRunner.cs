@@ -17,7 +17,7 @@ internal static class DeviceRunner
     /// one error path undoes exactly what was done.</remarks>
     public static int Run(IReadOnlyList<DeviceGroup> groups, ControlServerOptions control, TextWriter output, TextWriter error)
     {
-        using var termination = new TerminationSignal();
+        using var termination = new TerminationSignal(error);
         using var endpoints = new DeviceEndpoints(control);
         var registered = new List<NetDevice>();
         try
@@ -30,6 +30,11 @@ internal static class DeviceRunner
                 }
                 group.Register();
                 registered.AddRange(group.Devices);
+                foreach (var device in group.Devices)
+                {
+                    // A device that can no longer work as asked ends the run, which then fails.
+                    device.Degraded += (_, e) => termination.Stop($"{device.Name} is degraded: {e.Exception.Message}");
+                }
                 endpoints.Serve(group.Devices);
                 group.BringUp();
             }
@@ -57,13 +62,18 @@ internal static class DeviceRunner
             throw;
         }
 
+        if (termination.Reason is { } reason)
+        {
+            error.WriteLine($"netdev: {reason}; removing the devices");
+            error.Flush();
+        }
         var clean = TearDown(groups, endpoints, error);
         foreach (var device in registered)
         {
             output.WriteLine($"{device.Name} {device.GetStats()}");
         }
         output.Flush();
-        return clean ? ExitCodes.Success : ExitCodes.Failure;
+        return clean && termination.Reason is null ? ExitCodes.Success : ExitCodes.Failure;
     }
 
     /// <summary>

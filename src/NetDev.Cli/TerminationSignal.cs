@@ -11,6 +11,8 @@ namespace NetDev.Cli;
 /// registered is then remembered instead of killing the process with interfaces left behind.</para>
 /// <para>A process started with SIGINT ignored (a background job of a non-interactive shell) keeps
 /// ignoring it, as the runtime leaves an inherited SIG_IGN alone for SIGINT; SIGTERM still stops it.</para>
+/// <para>A second signal does not wait for the teardown the first one started (a driver call that does not
+/// return could make it last): the process says so and exits at once with <see cref="ExitCodes.Interrupted"/>.</para>
 /// </remarks>
 internal sealed class TerminationSignal : IDisposable
 {
@@ -18,9 +20,14 @@ internal sealed class TerminationSignal : IDisposable
     private readonly CancellationTokenSource _cancellation = new();
     private readonly PosixSignalRegistration _interrupt;
     private readonly PosixSignalRegistration _terminate;
+    private readonly TextWriter _error;
+    private int _signals;
+    private string? _reason;
 
-    public TerminationSignal()
+    /// <param name="error">Where the forced exit of a second signal is said.</param>
+    public TerminationSignal(TextWriter? error = null)
     {
+        _error = error ?? Console.Error;
         _interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         _terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
     }
@@ -31,8 +38,19 @@ internal sealed class TerminationSignal : IDisposable
     /// <summary>Cancelled when SIGINT or SIGTERM arrives, for work that should stop early.</summary>
     public CancellationToken Token => _cancellation.Token;
 
-    /// <summary>Blocks until SIGINT or SIGTERM arrives (returns at once if one already did).</summary>
+    /// <summary>Blocks until SIGINT or SIGTERM arrives, or <see cref="Stop"/> is called (returns at once if either happened).</summary>
     public void Wait() => _received.Wait();
+
+    /// <summary>Why the wait ended without a signal (<see cref="Stop"/>), or <see langword="null"/>.</summary>
+    public string? Reason => Volatile.Read(ref _reason);
+
+    /// <summary>Ends the wait as a signal would, for <paramref name="reason"/> (a device that degraded), from any thread.</summary>
+    public void Stop(string reason)
+    {
+        Interlocked.CompareExchange(ref _reason, reason, null);
+        _received.Set();
+        _cancellation.Cancel();
+    }
 
     public void Dispose()
     {
@@ -45,6 +63,12 @@ internal sealed class TerminationSignal : IDisposable
     private void OnSignal(PosixSignalContext context)
     {
         context.Cancel = true;
+        if (Interlocked.Increment(ref _signals) > 1)
+        {
+            _error.WriteLine($"netdev: {context.Signal} again; exiting without finishing the teardown");
+            _error.Flush();
+            Environment.Exit(ExitCodes.Interrupted);
+        }
         _received.Set();
         _cancellation.Cancel();
     }

@@ -49,6 +49,7 @@ public static class ControlRequests
 /// <param name="TxQueueLength">The system's transmit queue length in frames (txqueuelen).</param>
 /// <param name="Pid">The process serving the device.</param>
 /// <param name="Protocol">The control protocol's version (<see cref="ControlProtocol.Version"/>).</param>
+/// <param name="Health">Whether the device works as asked, its error count and last error.</param>
 public sealed record DeviceInfoReport(
     string Name,
     string? Netns,
@@ -63,7 +64,8 @@ public sealed record DeviceInfoReport(
     int RxQueues,
     int TxQueueLength,
     int Pid,
-    int Protocol);
+    int Protocol,
+    HealthReport? Health = null);
 
 /// <summary>What <c>stats</c> answers (and <c>netdev stats --json</c> prints).</summary>
 /// <param name="Name">The interface name.</param>
@@ -72,19 +74,35 @@ public sealed record DeviceInfoReport(
 /// <param name="Stats64">The <c>rtnl_link_stats64</c> counters, added up over the queues, with the driver's own.</param>
 /// <param name="Drops">Dropped frames per direction and reason; reasons with no drop are left out.</param>
 /// <param name="Queues">Each queue's counters, only when asked for (otherwise absent).</param>
+/// <param name="Health">Whether the device works as asked, its error count and last error.</param>
 public sealed record DeviceStatsReport(
     string Name,
     string? Netns,
     int Ifindex,
     LinkStats64 Stats64,
     IReadOnlyList<DropCountReport> Drops,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<QueueStatsReport>? Queues);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<QueueStatsReport>? Queues,
+    HealthReport? Health = null);
 
 /// <summary>Frames dropped in one direction for one reason.</summary>
 /// <param name="Direction"><c>tx</c> or <c>rx</c>.</param>
 /// <param name="Reason">The <see cref="DropReason"/> in snake case, such as <c>device_down</c>.</param>
 /// <param name="Count">How many frames.</param>
 public sealed record DropCountReport(string Direction, string Reason, long Count);
+
+/// <summary>A device's health (<see cref="NetDevice.Health"/>).</summary>
+/// <param name="State"><c>ok</c>, or <c>degraded</c> when something the device needs failed for good (a thread died, the interface is gone).</param>
+/// <param name="Errors">Errors reported since the device was made (<see cref="NetDevice.ErrorCount"/>).</param>
+/// <param name="LastError">The most recent error's message, or <see langword="null"/>.</param>
+public sealed record HealthReport(string State, long Errors, string? LastError)
+{
+    /// <summary>The report of <paramref name="device"/> now.</summary>
+    public static HealthReport Of(NetDevice device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        return new(device.Health == DeviceHealth.Healthy ? "ok" : "degraded", device.ErrorCount, device.LastError?.Message);
+    }
+}
 
 /// <summary>One queue's counters.</summary>
 /// <param name="Index">The queue's index, from 0.</param>

@@ -70,7 +70,8 @@ internal sealed class ControlResponder(NetDevice device, Func<string?> networkNa
             _device.RxQueueCount,
             _device.TxQueueLength,
             Environment.ProcessId,
-            ControlProtocol.Version);
+            ControlProtocol.Version,
+            HealthReport.Of(_device));
     }
 
     private DeviceStatsReport Stats(bool withQueues)
@@ -96,7 +97,7 @@ internal sealed class ControlResponder(NetDevice device, Func<string?> networkNa
                 queue.RxErrors,
                 queue.RxDropped)).ToArray()
             : null;
-        return new DeviceStatsReport(_device.Name, _networkNamespace(), _device.IfIndex, _device.Statistics.GetLinkStats64(), drops, queues);
+        return new DeviceStatsReport(_device.Name, _networkNamespace(), _device.IfIndex, _device.Statistics.GetLinkStats64(), drops, queues, HealthReport.Of(_device));
     }
 
     private LinkSettingsReport LinkSettings()

@@ -223,21 +223,10 @@ public abstract partial class NetDevice : ILinkEvents
     }
 
     /// <inheritdoc/>
-    void ILinkEvents.OnAdminStateChanged(bool up) => _reconciler.OnAdminStateChanged(up);
+    void ILinkEvents.OnAdminStateChanged(bool up) => Guarded(() => _reconciler.OnAdminStateChanged(up));
 
     /// <inheritdoc/>
-    void ILinkEvents.OnLinkChanged(LinkState state) => _reconciler.OnLinkChanged(state);
-
-    /// <inheritdoc/>
-    void ILinkEvents.OnHostError(Exception error) => ReportError(error);
-
-    internal void RaiseChangeRejected(ChangeRejectedEventArgs rejected) => ChangeRejected?.Invoke(this, rejected);
-
-    internal void ReportError(Exception error)
-    {
-        Logger.LogError(error, "{Device}: {Message}", Name, error.Message);
-        Error?.Invoke(this, new DeviceErrorEventArgs(error));
-    }
+    void ILinkEvents.OnLinkChanged(LinkState state) => Guarded(() => _reconciler.OnLinkChanged(state));
 
     /// <summary>
     /// Starts the transmit side of every queue on <paramref name="link"/>'s sources, then the link's events.

@@ -24,9 +24,9 @@ public sealed partial class ControlCommandTests
         var list = (await CliProcess.RunAsync(directory.Path, "list")).EnsureSuccess();
 
         var rows = Rows(list.Stdout);
-        Assert.Equal(["NAME", "NETNS", "IFINDEX", "DRIVER", "STATE", "MTU", "QUEUES", "PID"], rows[0]);
+        Assert.Equal(["NAME", "NETNS", "IFINDEX", "DRIVER", "STATE", "HEALTH", "MTU", "QUEUES", "PID"], rows[0]);
         var ifindex = (await ns.ExecAsync("cat", "/sys/class/net/dummy0/ifindex")).EnsureSuccess().Stdout.Trim();
-        Assert.Equal(["dummy0", ns.Name, ifindex, "dummy", "up", "1500", "2/2", cli.Id.ToString()], Assert.Single(rows.Skip(1)));
+        Assert.Equal(["dummy0", ns.Name, ifindex, "dummy", "up", "ok", "1500", "2/2", cli.Id.ToString()], Assert.Single(rows.Skip(1)));
         Assert.Equal("", list.Stderr);
     }
 
@@ -53,7 +53,10 @@ public sealed partial class ControlCommandTests
 
         using var document = JsonDocument.Parse(withQueues.Stdout);
         var root = document.RootElement;
-        Assert.Equal(["name", "netns", "ifindex", "stats64", "drops", "queues"], root.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(["name", "netns", "ifindex", "stats64", "drops", "queues", "health"], root.EnumerateObject().Select(p => p.Name));
+        var health = root.GetProperty("health");
+        Assert.Equal(["state", "errors", "last_error"], health.EnumerateObject().Select(p => p.Name));
+        Assert.Equal("ok", health.GetProperty("state").GetString());
         Assert.Equal("dummy0", root.GetProperty("name").GetString());
         Assert.Equal(ns.Name, root.GetProperty("netns").GetString());
         Assert.Equal(JsonValueKind.Number, root.GetProperty("ifindex").ValueKind);
@@ -181,7 +184,7 @@ public sealed partial class ControlCommandTests
         Assert.Contains($"dummy0@{ns2.Name}", ambiguous.Stderr);
         Assert.Equal(ns2.Name, JsonDocument.Parse(named.Stdout).RootElement.GetProperty("netns").GetString());
         Assert.Equal(new[] { (ns1.Name, first.Id.ToString()), (ns2.Name, second.Id.ToString()) }.Order(),
-            Rows(list.Stdout).Skip(1).Select(row => (row[1], row[7])).Order());
+            Rows(list.Stdout).Skip(1).Select(row => (row[1], row[8])).Order());
     }
 
     [Fact]

@@ -77,4 +77,45 @@ public sealed class LinkEventTests
         Thread.Sleep(200);
         Assert.Equal(["Init", "Open", "Stop"], driver.Calls);
     }
+
+    [Fact]
+    public void AnInterfaceDeletedFromOutsideDegradesTheDeviceAndTeardownStaysQuiet()
+    {
+        using var ns = new TestNamespace();
+        var driver = new RecordingDriver();
+        var registration = new Registration<RecordingDriver>(ns.Host, 2, 2, driver);
+        registration.Device.Name = "nddel0";
+        var degraded = 0;
+        registration.Device.Degraded += (_, _) => Interlocked.Increment(ref degraded);
+        registration.Register();
+        registration.Device.BringUp();
+
+        ns.Ip("link del nddel0");
+
+        Wait.Until(() => registration.Device.Health == DeviceHealth.Degraded, "the device degraded after ip link del");
+        Assert.Equal(1, Volatile.Read(ref degraded));
+        Assert.NotNull(registration.Device.LastError);
+        registration.Dispose();
+        Assert.Empty(registration.Leaks);
+    }
+
+    [Fact]
+    public void AChangeRejectedHandlerThatThrowsDoesNotEndTheLinkMonitor()
+    {
+        using var ns = new TestNamespace();
+        var driver = new RecordingDriver { RefuseMtu = mtu => mtu != 1500 };
+        using var registration = new Registration<RecordingDriver>(ns.Host, 1, 1, driver);
+        registration.Device.Name = "ndrej0";
+        registration.Device.MaxMtu = 9000;
+        registration.Device.ChangeRejected += (_, _) => throw new InvalidOperationException("a careless handler");
+        registration.Register();
+        registration.Device.BringUp();
+
+        ns.Ip("link set dev ndrej0 mtu 9000");
+        Wait.Until(() => ns.Link("ndrej0")?.GetProperty("mtu").GetInt32() == 1500, "the rejected MTU put back");
+        ns.Ip("link set dev ndrej0 down");
+
+        Wait.Until(() => driver.Count("Stop") == 1, "Stop after ip link set down, heard by the same monitor");
+        Assert.Equal(DeviceHealth.Healthy, registration.Device.Health);
+    }
 }

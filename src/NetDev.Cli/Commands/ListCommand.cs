@@ -18,7 +18,7 @@ internal static class ListCommand
 
     private static int List(TextWriter output, TextWriter error)
     {
-        var table = new TextTable("NAME", "NETNS", "IFINDEX", "DRIVER", "STATE", "MTU", "QUEUES", "PID");
+        var table = new TextTable("NAME", "NETNS", "IFINDEX", "DRIVER", "STATE", "HEALTH", "MTU", "QUEUES", "PID");
         var failed = false;
         IReadOnlyList<ControlEndpoint> endpoints;
         try
@@ -41,8 +41,8 @@ internal static class ListCommand
             try
             {
                 var info = client.GetInfo();
-                table.Add(info.Name, info.Netns ?? "-", info.Ifindex.ToString(), info.Driver, info.State, info.Mtu.ToString(),
-                    $"{info.TxQueues}/{info.RxQueues}", info.Pid.ToString());
+                table.Add(info.Name, info.Netns ?? "-", info.Ifindex.ToString(), info.Driver, info.State, info.Health?.State ?? "-",
+                    info.Mtu.ToString(), $"{info.TxQueues}/{info.RxQueues}", info.Pid.ToString());
             }
             catch (ControlException failure)
             {

@@ -60,6 +60,10 @@ internal static class StatsCommand
     {
         var s = report.Stats64;
         output.WriteLine($"{report.Name}{(report.Netns is null ? "" : "@" + report.Netns)}: ifindex {report.Ifindex}");
+        if (report.Health is { } health)
+        {
+            output.WriteLine($"    health: {health.State}, {health.Errors} error(s){(health.LastError is { } last ? $"; last: {last}" : "")}");
+        }
         Block(output, "RX:", ("bytes", s.RxBytes), ("packets", s.RxPackets), ("errors", s.RxErrors), ("dropped", s.RxDropped),
             ("missed", s.RxMissedErrors), ("mcast", s.Multicast));
         Block(output, "RX errors:", ("length", s.RxLengthErrors), ("crc", s.RxCrcErrors), ("frame", s.RxFrameErrors),

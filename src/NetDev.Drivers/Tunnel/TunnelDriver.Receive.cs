@@ -84,9 +84,9 @@ public sealed partial class TunnelDriver
         }
         catch (Exception error)
         {
-            // Nobody waits for this thread's result, so the failure is logged rather than thrown into the void
-            // (an unhandled exception would end the whole process).
-            device.Logger.LogCritical(error, "{Device}: the tunnel's receive thread failed and ended; no more frames will be received", device.Name);
+            // Nobody waits for this thread's result, so the failure goes to the device rather than into the void
+            // (an unhandled exception would end the whole process): it is degraded, and tools show it.
+            device.Degrade(new InvalidOperationException($"The tunnel's receive thread failed and ended; no more frames will be received: {error.Message}", error));
         }
     }
 

@@ -136,7 +136,7 @@ internal sealed partial class TransmitEngine
         }
         catch (Exception error)
         {
-            _device.ReportError(new InvalidOperationException($"The transmit loop of {_device.Name} queue {_queue.Index} failed: {error.Message}", error));
+            _device.Degrade(new InvalidOperationException($"The transmit thread of {_device.Name} queue {_queue.Index} ended: {error.Message}", error));
         }
         finally
         {

@@ -148,8 +148,9 @@ internal sealed partial class TransmitEngine
             }
             catch (NetDevException error)
             {
+                // The host can no longer give this queue frames (its interface is gone): the device is degraded.
                 _sourceFailed = true;
-                _device.ReportError(error);
+                _device.Degrade(error);
                 return;
             }
             // The last frame of a round goes without "more": the round may end with control work in between.

@@ -224,8 +224,16 @@ public sealed class FakeTransmitSource(int queue, List<int> notified) : IInlineT
     {
     }
 
+    /// <summary>When set, the next read throws it: the source failed for good (its interface is gone).</summary>
+    public NetDevException? Failure { get; set; }
+
     public bool TryRead(out SkBuff skb, out bool more)
     {
+        if (Failure is { } failure)
+        {
+            Failure = null;
+            throw failure;
+        }
         if (!_frames.TryDequeue(out skb))
         {
             more = false;
