@@ -20,14 +20,14 @@ public sealed partial class TestLink
     /// frames; beyond that it is dropped and counted as the kernel would (<see cref="KernelQueueStats.Dropped"/>).
     /// </summary>
     /// <param name="queue">The queue the kernel chose for the frame.</param>
-    /// <param name="frame">The whole frame, from the Ethernet header on: 14 to <see cref="Mtu"/> + 18 bytes.</param>
+    /// <param name="frame">The whole frame, from the Ethernet header on: 14 to <see cref="Mtu"/> + 22 bytes (two VLAN tags).</param>
     /// <returns>Where the frame is when the call returns.</returns>
     /// <exception cref="ArgumentException">The frame is shorter than an Ethernet header or longer than the MTU allows.</exception>
     /// <exception cref="InvalidOperationException">The link is not started.</exception>
     public InjectResult InjectTransmit(int queue, ReadOnlySpan<byte> frame)
     {
         var state = StateOf(queue);
-        var largest = Mtu + NetDevice.LinkOverhead;
+        var largest = Mtu + NetDevice.MaxLinkOverhead;
         if (frame.Length < NetDevice.EthernetHeaderLength || frame.Length > largest)
         {
             throw new ArgumentException(

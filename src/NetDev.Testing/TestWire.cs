@@ -121,7 +121,7 @@ public sealed class TestWire : IDisposable
             Interlocked.Increment(ref _loopDrops);
             return;
         }
-        if (to.IsRemoved || !to.IsStarted || frame.Length > to.Mtu + NetDevice.LinkOverhead)
+        if (to.IsRemoved || !to.IsStarted || frame.Length > to.Mtu + NetDevice.MaxLinkOverhead)
         {
             Interlocked.Increment(ref _notForwarded);
             return;

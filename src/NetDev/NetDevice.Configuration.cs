@@ -125,6 +125,8 @@ public abstract partial class NetDevice
                 }
                 var old = _mtu;
                 Operations.ChangeMtu(value);
+                // The buffers grow before the system hears of a larger MTU: its first larger frame must fit.
+                GrowPools(value);
                 ConfigureOrRevert(link, new LinkConfiguration { Mtu = value }, () => Operations.ChangeMtu(old));
                 SetMtuAndResizePools(value);
             }
@@ -275,13 +277,18 @@ public abstract partial class NetDevice
         set => ConfigureBeforeRegistration(() => _features = value);
     }
 
-    /// <summary>The largest frame the device handles, link header included: an MTU-sized frame, or 64 KiB segments with offloads.</summary>
-    public int MaxFrameLength => (Features & (DeviceFeatures.Tso4 | DeviceFeatures.Tso6 | DeviceFeatures.Uso4 | DeviceFeatures.Uso6)) != 0
-        ? Math.Max(GsoMaxFrameLength, _mtu + LinkOverhead)
-        : _mtu + LinkOverhead;
+    /// <summary>
+    /// The largest frame the device handles, link header included: an MTU-sized frame with up to two VLAN tags
+    /// (<see cref="MaxLinkOverhead"/>), or 64 KiB segments with offloads.
+    /// </summary>
+    public int MaxFrameLength => MaxFrameLengthFor(_mtu);
 
     /// <summary>The largest segmentation-offload frame: 64 KiB of IP packet with its link header.</summary>
-    public const int GsoMaxFrameLength = 65536 + LinkOverhead;
+    public const int GsoMaxFrameLength = 65536 + MaxLinkOverhead;
+
+    private int MaxFrameLengthFor(int mtu) => (Features & (DeviceFeatures.Tso4 | DeviceFeatures.Tso6 | DeviceFeatures.Uso4 | DeviceFeatures.Uso6)) != 0
+        ? Math.Max(GsoMaxFrameLength, mtu + MaxLinkOverhead)
+        : mtu + MaxLinkOverhead;
 
     /// <summary>Turns the carrier on (<c>netif_carrier_on</c>): the link is operational when up.</summary>
     public void CarrierOn() => SetCarrier(true);
@@ -353,9 +360,12 @@ public abstract partial class NetDevice
         ResizePools();
     }
 
-    private void ResizePools()
+    private void ResizePools() => GrowPools(_mtu);
+
+    /// <summary>Makes the pools' buffers fit frames of <paramref name="mtu"/>; buffers never shrink here.</summary>
+    private void GrowPools(int mtu)
     {
-        var bufferSize = SkBuffPool.DefaultHeadroom + MaxFrameLength;
+        var bufferSize = SkBuffPool.DefaultHeadroom + MaxFrameLengthFor(mtu);
         foreach (var queue in _queues)
         {
             if (queue.TxPool.BufferSize < bufferSize)

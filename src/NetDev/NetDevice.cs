@@ -28,8 +28,14 @@ public abstract partial class NetDevice : ILinkEvents
     /// <summary>The Ethernet header length (<c>ETH_HLEN</c>).</summary>
     public const int EthernetHeaderLength = 14;
 
-    /// <summary>The largest link-layer overhead on top of the MTU: Ethernet header and one VLAN tag.</summary>
+    /// <summary>The link-layer overhead on top of the MTU of a frame with one VLAN tag: Ethernet header and the tag.</summary>
     public const int LinkOverhead = EthernetHeaderLength + 4;
+
+    /// <summary>
+    /// The largest link-layer overhead a frame the system sends may carry: the Ethernet header and two stacked
+    /// VLAN tags (802.1ad over 802.1Q). Buffers are sized with it, so such frames arrive whole.
+    /// </summary>
+    public const int MaxLinkOverhead = EthernetHeaderLength + 2 * 4;
 
     private readonly object _control = new();
     private readonly DeviceQueue[] _queues;

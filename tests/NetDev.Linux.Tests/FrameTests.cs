@@ -79,6 +79,43 @@ public sealed class FrameTests
         Assert.Equal(driver.Frames.Count, perQueue.Sum());
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void AfterAnMtuRaiseLargeFramesArriveWholeAndAreCountedAsTheKernelCountsThem(bool raisedByOthers)
+    {
+        using var ns = new TestNamespace();
+        var driver = new RecordingDriver();
+        var registration = new Registration<RecordingDriver>(ns.Host, 1, 1, driver);
+        using var _ = registration;
+        registration.Device.Name = "ndmtu0";
+        registration.Device.Flags = DeviceFlags.NoArp;
+        registration.Device.MaxMtu = 9000;
+        registration.Register();
+        registration.Device.BringUp();
+        var device = registration.Device;
+        var small = RawFrame(device.MacAddress, length: 100, seed: 1);
+        Send(ns, device.IfIndex, small);   // the queue's buffers are in use at the old size now
+        Wait.Until(() => driver.Frames.Count(IsTestFrame) == 1, "the first frame");
+
+        if (raisedByOthers)
+        {
+            ns.Ip("link set dev ndmtu0 mtu 9000");   // the device hears of it only after the kernel has it
+        }
+        else
+        {
+            device.Mtu = 9000;
+        }
+        var large = RawFrame(device.MacAddress, length: 8042, seed: 2);
+        var tagged = VlanTagged(RawFrame(device.MacAddress, length: 9000 + NetDevice.EthernetHeaderLength, seed: 3));
+        Send(ns, device.IfIndex, large, tagged);
+
+        Wait.Until(() => driver.Frames.Count(frame => IsTestFrame(frame) || frame.Length == tagged.Length) == 3, "the large frames");
+        Assert.Equal([small, large, tagged], driver.Frames.Where(frame => IsTestFrame(frame) || frame.Length == tagged.Length).ToList());
+        Assert.Equal(ns.Counter("ndmtu0", "tx_bytes"), device.GetStats().TxBytes);
+        Assert.Equal(0, device.GetStats().TxDropped);
+    }
+
     internal static Registration<RecordingDriver> Register(TestNamespace ns, RecordingDriver driver, string name, int queues)
     {
         var registration = new Registration<RecordingDriver>(ns.Host, queues, queues, driver);
@@ -105,6 +142,27 @@ public sealed class FrameTests
             frame[i] = (byte)(i * 31 + seed);
         }
         return frame;
+    }
+
+    /// <summary>Sends <paramref name="frames"/> as they are through interface <paramref name="ifIndex"/> (AF_PACKET).</summary>
+    private static void Send(TestNamespace ns, int ifIndex, params byte[][] frames) => NetworkNamespace.Run(ns.Name, () =>
+    {
+        using var socket = new Socket(AddressFamily.Packet, SocketType.Raw, ProtocolType.Raw);
+        foreach (var frame in frames)
+        {
+            socket.SendTo(frame, SocketFlags.None, PacketAddress(ifIndex));
+        }
+    });
+
+    /// <summary>The frame with an 802.1Q tag (VLAN 7) after its addresses: four bytes longer.</summary>
+    private static byte[] VlanTagged(byte[] frame)
+    {
+        var tagged = new byte[frame.Length + 4];
+        frame.AsSpan(0, 12).CopyTo(tagged);
+        BinaryPrimitives.WriteUInt16BigEndian(tagged.AsSpan(12), 0x8100);
+        BinaryPrimitives.WriteUInt16BigEndian(tagged.AsSpan(14), 7);
+        frame.AsSpan(12).CopyTo(tagged.AsSpan(16));
+        return tagged;
     }
 
     /// <summary>A <c>struct sockaddr_ll</c> naming interface <paramref name="ifIndex"/>.</summary>

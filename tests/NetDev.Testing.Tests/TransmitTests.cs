@@ -41,7 +41,7 @@ public sealed class TransmitTests
 
     [Theory]
     [InlineData(13)]
-    [InlineData(1500 + 18 + 1)]
+    [InlineData(1500 + 22 + 1)]
     public void FramesTheKernelWouldNotSendAreRefused(int length)
     {
         var host = new TestHost();
@@ -53,7 +53,7 @@ public sealed class TransmitTests
     }
 
     [Fact]
-    public void TheLargestFrameIsTheMtuPlusHeaderAndOneVlanTag()
+    public void TheLargestFrameIsTheMtuPlusHeaderAndTwoStackedVlanTags()
     {
         var host = new TestHost();
         var driver = new ScriptedDriver();
@@ -61,9 +61,9 @@ public sealed class TransmitTests
         var link = host.Register(registration);
         registration.Device.BringUp();
 
-        Assert.Equal(InjectResult.Dispatched, link.InjectTransmit(TestFrames.Numbered(3, payloadLength: 1500 + 4)));
+        Assert.Equal(InjectResult.Dispatched, link.InjectTransmit(TestFrames.Numbered(3, payloadLength: 1500 + 8)));
 
-        Assert.Equal(1518, Assert.Single(driver.Frames).Data.Length);
+        Assert.Equal(1522, Assert.Single(driver.Frames).Data.Length);
     }
 
     [Fact]

@@ -278,6 +278,14 @@ internal sealed unsafe class IoUringReader : IDisposable
                 frame.Pull(Tap.VirtioNetHeader.Length);
             }
         }
+        if (read > frame.Tailroom)
+        {
+            // The kernel cut a frame longer than the buffer (one given to it before the MTU grew) and still said
+            // its full length: it cannot arrive whole, so it is a counted drop, not a cut frame.
+            frame.Put(frame.Tailroom);
+            frame.Drop(DropReason.PacketTooBig);
+            return;
+        }
         frame.Put(read);
         if (read >= NetDevice.EthernetHeaderLength)
         {

@@ -11,7 +11,8 @@ namespace NetDev.Linux.Loop;
 /// (<c>XmitMore</c>): the read that finds the queue empty is made anyway. The frame read ahead is still the
 /// system's until it is taken, like the frames behind it in the TAP's ring.</para>
 /// <para><b>Invariants.</b> <c>_next</c> is a live frame the source owns exactly while <c>_hasNext</c>;
-/// <c>_spare</c> likewise while <c>_hasSpare</c>. The raw descriptors are valid from <see cref="Started"/> on,
+/// <c>_spare</c> likewise while <c>_hasSpare</c>, its buffer <c>_spareSize</c> bytes. <c>_overflow</c> is made
+/// once, pinned, the first time the pool's buffers are smaller than the largest frame. The raw descriptors are valid from <see cref="Started"/> on,
 /// while the base class holds its references.</para>
 /// </remarks>
 internal sealed class PollTransmitSource(SafeFileDescriptor tap, WakeSignal wake, string device, int queueIndex, bool virtioNetHeader)
@@ -25,6 +26,8 @@ internal sealed class PollTransmitSource(SafeFileDescriptor tap, WakeSignal wake
     private bool _hasNext;
     private SkBuff _spare;
     private bool _hasSpare;
+    private int _spareSize;
+    private byte[]? _overflow;
 
     protected override void Started(SkBuffPool pool, int tapFd, int wakeFd)
     {
@@ -96,6 +99,12 @@ internal sealed class PollTransmitSource(SafeFileDescriptor tap, WakeSignal wake
         delay is { } value ? (int)Math.Min(int.MaxValue, Math.Ceiling(value.TotalMilliseconds)) : -1;
 
     /// <summary>Reads one frame if the TAP has one; false when it has none or failed for good (then <c>Failure</c> says why).</summary>
+    /// <remarks>
+    /// A TAP read takes a frame whole or cuts it (and still returns its full length), so unless the pool's
+    /// buffers already hold the largest frame a TAP can give, the read has a second place to spill into: a frame
+    /// longer than the buffer (right after someone raised the MTU, before the pools heard of it) is then moved
+    /// whole into a buffer that fits. A spare buffer rented before the pools grew is exchanged first.
+    /// </remarks>
     private unsafe bool ReadOne(out SkBuff frame)
     {
         frame = default;
@@ -103,40 +112,45 @@ internal sealed class PollTransmitSource(SafeFileDescriptor tap, WakeSignal wake
         {
             return false;
         }
+        var pool = _pool!;
         var header = stackalloc byte[Tap.VirtioNetHeader.Length];
-        var vectors = stackalloc Interop.IoVec[2];
+        var vectors = stackalloc Interop.IoVec[3];
         while (true)
         {
+            if (_hasSpare && _spareSize < pool.BufferSize)
+            {
+                _hasSpare = false;
+                pool.Return(_spare);
+            }
             if (!_hasSpare)
             {
-                _spare = _pool!.Rent();
+                _spare = pool.Rent();
+                _spareSize = pool.BufferSize;
                 _hasSpare = true;
+            }
+            if (_spareSize < LargestBuffer && _overflow is null)
+            {
+                _overflow = GC.AllocateUninitializedArray<byte>(NetDevice.GsoMaxFrameLength, pinned: true);
             }
             var room = _spare.TailroomSpan;
             nint read;
-            if (virtioNetHeader)
+            // SAFETY: header is on this stack frame, room lies in the pinned buffer of a live SkBuff this source owns,
+            // and _overflow (when there is one) is a pinned array of this source; readv writes at most the lengths
+            // given, in order: the virtio-net header, the frame in place, what does not fit into the overflow.
+            fixed (byte* buffer = room)
+            fixed (byte* spill = _overflow)
             {
-                // SAFETY: header is on this stack frame and room lies in the pinned buffer of a live SkBuff this
-                // source owns; readv writes at most the two lengths given, the header first, the frame in place.
-                fixed (byte* buffer = room)
+                var count = 0;
+                if (virtioNetHeader)
                 {
-                    vectors[0] = new Interop.IoVec { Base = header, Length = Tap.VirtioNetHeader.Length };
-                    vectors[1] = new Interop.IoVec { Base = buffer, Length = (nuint)room.Length };
-                    read = Interop.ReadV(_tapFd, vectors, 2);
+                    vectors[count++] = new Interop.IoVec { Base = header, Length = Tap.VirtioNetHeader.Length };
                 }
-                if (read >= Tap.VirtioNetHeader.Length)
+                vectors[count++] = new Interop.IoVec { Base = buffer, Length = (nuint)room.Length };
+                if (spill is not null)
                 {
-                    read -= Tap.VirtioNetHeader.Length;
-                    _spare.Offload = Tap.VirtioNetHeader.Read(new ReadOnlySpan<byte>(header, Tap.VirtioNetHeader.Length));
+                    vectors[count++] = new Interop.IoVec { Base = spill, Length = (nuint)_overflow!.Length };
                 }
-            }
-            else
-            {
-                // SAFETY: room lies in the pinned buffer of a live SkBuff this source owns; read writes at most room.Length bytes.
-                fixed (byte* buffer = room)
-                {
-                    read = Interop.Read(_tapFd, buffer, (nuint)room.Length);
-                }
+                read = Interop.ReadV(_tapFd, vectors, count);
             }
             if (read < 0)
             {
@@ -154,14 +168,57 @@ internal sealed class PollTransmitSource(SafeFileDescriptor tap, WakeSignal wake
                         return false;
                 }
             }
-            frame = _spare;
-            _hasSpare = false;
-            frame.Put((int)read);
-            if (read >= NetDevice.EthernetHeaderLength)
+            if (virtioNetHeader && read >= Tap.VirtioNetHeader.Length)
+            {
+                read -= Tap.VirtioNetHeader.Length;
+                _spare.Offload = Tap.VirtioNetHeader.Read(new ReadOnlySpan<byte>(header, Tap.VirtioNetHeader.Length));
+            }
+            var length = (int)read;
+            if (length > room.Length)
+            {
+                if (!TryMoveSpilled(length, room.Length, out frame))
+                {
+                    continue;
+                }
+            }
+            else
+            {
+                frame = _spare;
+                _hasSpare = false;
+                frame.Put(length);
+            }
+            if (length >= NetDevice.EthernetHeaderLength)
             {
                 frame.Protocol = BinaryPrimitives.ReadUInt16BigEndian(frame.Data[12..]);
             }
             return true;
         }
+    }
+
+    // A buffer of this size holds any frame a TAP gives: then no read needs a place to spill into.
+    private int LargestBuffer => _pool!.Headroom + NetDevice.GsoMaxFrameLength;
+
+    /// <summary>
+    /// A frame longer than the spare buffer: moved whole into a buffer that fits (the spare stays the spare), or,
+    /// longer even than the overflow could take, dropped as <see cref="DropReason.PacketTooBig"/>.
+    /// </summary>
+    private bool TryMoveSpilled(int length, int inRoom, out SkBuff frame)
+    {
+        var spilled = length - inRoom;
+        if (_overflow is null || spilled > _overflow.Length)
+        {
+            frame = default;
+            var cut = _spare;
+            _hasSpare = false;
+            cut.Put(inRoom);
+            cut.Drop(DropReason.PacketTooBig);
+            return false;
+        }
+        frame = _pool!.Rent(_pool.Headroom + length);
+        var whole = frame.Put(length);
+        _spare.TailroomSpan[..inRoom].CopyTo(whole);
+        _overflow.AsSpan(0, spilled).CopyTo(whole[inRoom..]);
+        frame.Offload = _spare.Offload;
+        return true;
     }
 }

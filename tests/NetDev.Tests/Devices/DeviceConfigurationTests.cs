@@ -163,7 +163,7 @@ public sealed class DeviceConfigurationTests
         harness.Registration.Register();
 
         Assert.All(harness.Device.Queues, queue =>
-            Assert.Equal(SkBuffPool.DefaultHeadroom + 9000 + NetDevice.LinkOverhead, queue.TxPool.BufferSize));
+            Assert.Equal(SkBuffPool.DefaultHeadroom + 9000 + NetDevice.MaxLinkOverhead, queue.TxPool.BufferSize));
         harness.Device.BringUp();
         var frame = harness.Link.SendFrame(0, new byte[9000 + NetDevice.EthernetHeaderLength]);
         Assert.False(frame.IsLive);
