@@ -276,7 +276,7 @@ public sealed class ControlServerTests : IDisposable
     [Fact]
     public void AStaleSocketIsRemovedNotConnected()
     {
-        var endpoint = MakeStaleSocket("ghost", _ns.Name);
+        var endpoint = StaleSocket.Make(ControlEndpoint.For(_directory.Path, "ghost", _ns.Name));
 
         Assert.Null(ControlClient.ConnectOrRemoveStale(endpoint));
 
@@ -287,7 +287,7 @@ public sealed class ControlServerTests : IDisposable
     [Fact]
     public void ADeviceTakesOverAStaleSocketOfItsName()
     {
-        MakeStaleSocket("ndtc0", _ns.Name);
+        StaleSocket.Make(ControlEndpoint.For(_directory.Path, "ndtc0", _ns.Name));
 
         using var dummy = RegisterDummy("ndtc0");
         using var client = ConnectOnly();
@@ -349,24 +349,6 @@ public sealed class ControlServerTests : IDisposable
     /// <summary>Connects to the only endpoint in the directory (asserting there is one).</summary>
     private ControlClient ConnectOnly() =>
         ControlClient.ConnectOrRemoveStale(Assert.Single(ControlDirectory.List(_directory.Path))) ?? throw new InvalidOperationException("the endpoint is stale");
-
-    /// <summary>A socket file with no listener, as a process killed with SIGKILL leaves one.</summary>
-    private ControlEndpoint MakeStaleSocket(string name, string networkNamespace)
-    {
-        var endpoint = ControlEndpoint.For(_directory.Path, name, networkNamespace);
-        var bound = Path.Combine(_directory.Path, "bound.tmp");
-        using (var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
-        {
-            socket.Bind(new UnixDomainSocketEndPoint(bound));
-            socket.Listen();
-            // .NET removes the path it bound when the socket is closed (a dying process does not); a second
-            // link to the same socket stays behind, with nobody listening.
-            Shell.Run("ln", bound, endpoint.Path);
-        }
-        Assert.False(File.Exists(bound));
-        Assert.True(File.Exists(endpoint.Path));
-        return endpoint;
-    }
 
     private static bool TryInfo(ControlEndpoint endpoint)
     {

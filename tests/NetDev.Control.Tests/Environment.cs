@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net.Sockets;
 using System.Runtime.Versioning;
 using System.Text.Json;
 
@@ -83,5 +84,25 @@ public static class Shell
             throw new TimeoutException($"{file} {string.Join(' ', arguments)} did not finish in 30 s");
         }
         return (process.ExitCode, output.Result, error.Result);
+    }
+}
+
+/// <summary>Socket files with no listener, as a process killed with SIGKILL leaves them.</summary>
+public static class StaleSocket
+{
+    /// <summary>Leaves a socket file at <paramref name="endpoint"/>'s path that nobody listens on, and returns the endpoint.</summary>
+    public static ControlEndpoint Make(ControlEndpoint endpoint)
+    {
+        var bound = endpoint.Path + ".bound";
+        using (var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
+        {
+            socket.Bind(new UnixDomainSocketEndPoint(bound));
+            socket.Listen();
+            // .NET removes the path it bound when the socket is closed (a dying process does not); the socket
+            // renamed away from that path stays behind, with nobody listening.
+            File.Move(bound, endpoint.Path, overwrite: true);
+        }
+        Assert.True(File.Exists(endpoint.Path));
+        return endpoint;
     }
 }
