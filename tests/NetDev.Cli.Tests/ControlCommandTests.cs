@@ -1,4 +1,3 @@
-using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 
@@ -209,14 +208,7 @@ public sealed partial class ControlCommandTests
     public async Task AStaleSocketFileIsRemovedByList()
     {
         using var directory = new TempDirectory();
-        var bound = Path.Combine(directory.Path, "bound.tmp");
-        using (var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
-        {
-            socket.Bind(new UnixDomainSocketEndPoint(bound));
-            socket.Listen();
-            // .NET removes the path it bound when the socket closes (a dying process does not); this second link stays.
-            (await Shell.RunAsync("ln", bound, Path.Combine(directory.Path, "ghost0@nowhere.sock"))).EnsureSuccess();
-        }
+        NetDev.TestSupport.StaleSocket.Make(Path.Combine(directory.Path, "ghost0@nowhere.sock"));
         Assert.Equal(["ghost0@nowhere.sock"], directory.FileNames);
 
         var list = (await CliProcess.RunAsync(directory.Path, "list")).EnsureSuccess();

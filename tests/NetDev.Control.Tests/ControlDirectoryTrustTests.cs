@@ -30,7 +30,7 @@ public sealed class ControlDirectoryTrustTests : IDisposable
     {
         var target = Directory.CreateDirectory(Path.Combine(_directory.Path, "target"), Open).FullName;
         File.SetUnixFileMode(target, Open);
-        var stale = StaleSocket.Make(ControlEndpoint.For(target, "ghost", null));
+        var stale = StaleEndpoint.Stale(ControlEndpoint.For(target, "ghost", null));
         var link = Path.Combine(_directory.Path, "link");
         File.CreateSymbolicLink(link, target);
         using var registration = Register("ndtdt0");
@@ -48,7 +48,7 @@ public sealed class ControlDirectoryTrustTests : IDisposable
     {
         var foreign = Directory.CreateDirectory(Path.Combine(_directory.Path, "foreign"), Open).FullName;
         File.SetUnixFileMode(foreign, Open);
-        var stale = StaleSocket.Make(ControlEndpoint.For(foreign, "ghost", null));
+        var stale = StaleEndpoint.Stale(ControlEndpoint.For(foreign, "ghost", null));
         Shell.Run("chown", "12345:12345", foreign);
         using var registration = Register("ndtdt0");
 

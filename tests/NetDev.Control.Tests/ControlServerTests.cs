@@ -115,7 +115,7 @@ public sealed class ControlServerTests : IDisposable
         _ns.Ip("neigh", "add", "10.213.8.2", "lladdr", "02:00:00:00:00:02", "dev", "ndtpa", "nud", "permanent");
         _ns.Exec("bash", "-c", "echo lost > /dev/udp/10.213.8.2/9");
         Wait.Until(() => pair.First.Device.GetStats().TxDropped >= 1, "the first end dropped the datagram");
-        using var client = ControlClient.ConnectOrRemoveStale(ControlEndpoint.For(_directory.Path, "ndtpa", _ns.Name))!;
+        using var client = ControlClient.ConnectOrRemoveStaleEndpoint.Stale(ControlEndpoint.For(_directory.Path, "ndtpa", _ns.Name))!;
 
         var stats = client.GetStats(queues: true);
 
@@ -276,7 +276,7 @@ public sealed class ControlServerTests : IDisposable
     [Fact]
     public void AStaleSocketIsRemovedNotConnected()
     {
-        var endpoint = StaleSocket.Make(ControlEndpoint.For(_directory.Path, "ghost", _ns.Name));
+        var endpoint = StaleEndpoint.Stale(ControlEndpoint.For(_directory.Path, "ghost", _ns.Name));
 
         Assert.Null(ControlClient.ConnectOrRemoveStale(endpoint));
 
@@ -287,7 +287,7 @@ public sealed class ControlServerTests : IDisposable
     [Fact]
     public void ADeviceTakesOverAStaleSocketOfItsName()
     {
-        StaleSocket.Make(ControlEndpoint.For(_directory.Path, "ndtc0", _ns.Name));
+        StaleEndpoint.Stale(ControlEndpoint.For(_directory.Path, "ndtc0", _ns.Name));
 
         using var dummy = RegisterDummy("ndtc0");
         using var client = ConnectOnly();

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net.Sockets;
 using System.Runtime.Versioning;
 using System.Text.Json;
 
@@ -87,22 +86,14 @@ public static class Shell
     }
 }
 
-/// <summary>Socket files with no listener, as a process killed with SIGKILL leaves them.</summary>
-public static class StaleSocket
+
+/// <summary>Control endpoints whose socket a dead process left.</summary>
+public static class StaleEndpoint
 {
-    /// <summary>Leaves a socket file at <paramref name="endpoint"/>'s path that nobody listens on, and returns the endpoint.</summary>
-    public static ControlEndpoint Make(ControlEndpoint endpoint)
+    /// <summary>Leaves a socket file nobody listens on at <paramref name="endpoint"/>'s path, and returns the endpoint.</summary>
+    public static ControlEndpoint Stale(ControlEndpoint endpoint)
     {
-        var bound = endpoint.Path + ".bound";
-        using (var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
-        {
-            socket.Bind(new UnixDomainSocketEndPoint(bound));
-            socket.Listen();
-            // .NET removes the path it bound when the socket is closed (a dying process does not); the socket
-            // renamed away from that path stays behind, with nobody listening.
-            File.Move(bound, endpoint.Path, overwrite: true);
-        }
-        Assert.True(File.Exists(endpoint.Path));
+        StaleSocket.Make(endpoint.Path);
         return endpoint;
     }
 }
