@@ -69,7 +69,7 @@ public sealed class ControlAbuseTests
         var list = Shell.RunAsync(new Dictionary<string, string> { ["NETDEV_RUN_DIR"] = directory.Path, ["DOTNET_EnableDiagnostics"] = "0" },
             "strace", "-f", "-qq", "-o", trace, "-e", "trace=unlink,unlinkat", "-e", "inject=unlink,unlinkat:delay_enter=8000000",
             CliProcess.DotnetHost, CliProcess.CliAssembly, "list");
-        await WaitUntilAsync(() => File.Exists(trace) && File.ReadLines(trace).Any(line => line.Contains("unlink") && line.Contains(name)),
+        await CliProcess.WaitUntilAsync(() => Task.FromResult(File.Exists(trace) && File.ReadLines(trace).Any(line => line.Contains("unlink") && line.Contains(name))),
             "the listing CLI is about to remove the stale socket");
 
         // A device of that name starts now and binds its endpoint while the removal is held.
@@ -81,19 +81,6 @@ public sealed class ControlAbuseTests
 
         Assert.Equal(0, stats.ExitCode);
         Assert.Contains(name, directory.FileNames);
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + CliProcess.Timeout;
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"gave up waiting until {what}");
-            }
-            await Task.Delay(50, TestContext.Current.CancellationToken);
-        }
     }
 
     /// <summary>A client of the endpoint that asks for <c>info</c> again and again on one connection.</summary>

@@ -1,7 +1,5 @@
 using System.Net.Sockets;
 using System.Text;
-using NetDev.Drivers.Dummy;
-using NetDev.Linux;
 
 namespace NetDev.Control.Tests;
 
@@ -10,22 +8,13 @@ namespace NetDev.Control.Tests;
 /// a byte at a time or refuse before the request. Nobody holds the endpoint for long, and the client always
 /// ends with the server's reason or its own timeout.
 /// </summary>
-public sealed class ControlAbuseTests : IDisposable
+public sealed class ControlAbuseTests : ControlTest
 {
-    private readonly TestNamespace _ns = new();
-    private readonly TempDirectory _directory = new();
-
-    public void Dispose()
-    {
-        _ns.Dispose();
-        _directory.Dispose();
-    }
-
     [Fact]
     public void SilentClientsAreClosedAndTheEndpointServesAgain()
     {
-        using var dummy = Serve("ndtab0");
-        var endpoint = ControlDirectory.List(_directory.Path).Single();
+        using var dummy = RegisterDummy("ndtab0");
+        var endpoint = ControlDirectory.List(RunDir.Path).Single();
         var silent = Enumerable.Range(0, ControlListener.MaxConnections).Select(_ => ConnectRaw(endpoint)).ToList();
         try
         {
@@ -47,8 +36,8 @@ public sealed class ControlAbuseTests : IDisposable
     [Fact]
     public void AClientThatNeverReadsIsClosed()
     {
-        using var dummy = Serve("ndtab0");
-        var endpoint = ControlDirectory.List(_directory.Path).Single();
+        using var dummy = RegisterDummy("ndtab0");
+        var endpoint = ControlDirectory.List(RunDir.Path).Single();
         using var greedy = ConnectRaw(endpoint);
         greedy.Blocking = false;
         var requests = Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat("{\"request\": \"statistics\"}\n", 150)));
@@ -65,7 +54,7 @@ public sealed class ControlAbuseTests : IDisposable
     [Fact]
     public async Task AnEndpointThatDripsItsAnswerDoesNotHoldTheClient()
     {
-        var endpoint = ControlEndpoint.For(_directory.Path, "ndtdrip", null);
+        var endpoint = ControlEndpoint.For(RunDir.Path, "ndtdrip", null);
         using var listener = ListenRaw(endpoint);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         var drip = Task.Run(async () =>
@@ -96,7 +85,7 @@ public sealed class ControlAbuseTests : IDisposable
     [Fact]
     public void TheServersReasonIsReadEvenWhenItClosedBeforeTheRequest()
     {
-        var endpoint = ControlEndpoint.For(_directory.Path, "ndtfull", null);
+        var endpoint = ControlEndpoint.For(RunDir.Path, "ndtfull", null);
         using var listener = ListenRaw(endpoint);
         using var client = ControlClient.Connect(endpoint);
         // As an endpoint serving all the clients it may does: it says why and closes, before the request comes.
@@ -112,32 +101,6 @@ public sealed class ControlAbuseTests : IDisposable
 
     /// <summary>How long a read may wait before the test counts it as a hang (milliseconds).</summary>
     private const int HangBound = 60_000;
-
-    private ServedDevice Serve(string name)
-    {
-        var registration = DummyDriver.CreateRegistration(new LinuxHost(new LinuxHostOptions { NetworkNamespace = _ns.Name }), name);
-        try
-        {
-            registration.Register();
-            var server = ControlServer.Start(registration.Device, new ControlServerOptions { Directory = _directory.Path });
-            registration.Device.BringUp();
-            return new ServedDevice(registration, server);
-        }
-        catch
-        {
-            registration.Dispose();
-            throw;
-        }
-    }
-
-    private sealed record ServedDevice(Registration<DummyDriver> Registration, ControlServer? Server) : IDisposable
-    {
-        public void Dispose()
-        {
-            Server?.Dispose();
-            Registration.Dispose();
-        }
-    }
 
     private static Socket ConnectRaw(ControlEndpoint endpoint)
     {
@@ -164,20 +127,6 @@ public sealed class ControlAbuseTests : IDisposable
         catch (SocketException error)
         {
             return error.SocketErrorCode;
-        }
-    }
-
-    private static bool TryInfo(ControlEndpoint endpoint)
-    {
-        try
-        {
-            using var client = ControlClient.Connect(endpoint);
-            client.GetInfo();
-            return true;
-        }
-        catch (ControlException)
-        {
-            return false;
         }
     }
 }
