@@ -65,8 +65,9 @@ internal static class ControlPlane
     }
 
     /// <summary>
-    /// Connects to <paramref name="endpoint"/>; null when it is stale (then removed) or cannot be reached
-    /// (then <paramref name="unreachable"/> is set and why is written to <paramref name="error"/>).
+    /// Connects to <paramref name="endpoint"/>; null when it is stale (then removed) or cannot be reached, busy
+    /// included (then <paramref name="unreachable"/> is set and why is written to <paramref name="error"/>).
+    /// Neither waits longer than <see cref="ControlClient.DefaultTimeout"/>.
     /// </summary>
     public static ControlClient? TryConnect(ControlEndpoint endpoint, TextWriter error, out bool unreachable)
     {
@@ -75,7 +76,13 @@ internal static class ControlPlane
         {
             return ControlClient.ConnectOrRemoveStale(endpoint);
         }
-        catch (SocketException failure)
+        catch (SocketException failure) when (failure.SocketErrorCode == SocketError.WouldBlock)
+        {
+            unreachable = true;
+            error.WriteLine($"netdev: {endpoint.DisplayName} is busy: its endpoint took no connection within {ControlClient.DefaultTimeout.TotalSeconds:0} s; try again");
+            return null;
+        }
+        catch (Exception failure) when (failure is SocketException or IOException or UnauthorizedAccessException)
         {
             unreachable = true;
             error.WriteLine($"netdev: cannot reach {endpoint.DisplayName} at {endpoint.Path}: {failure.Message}");

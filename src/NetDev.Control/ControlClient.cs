@@ -9,6 +9,12 @@ namespace NetDev.Control;
 /// A connection to one running device's control endpoint: each method sends one request line and reads
 /// the one response line. Not thread-safe; one request at a time.
 /// </summary>
+/// <remarks>
+/// Every wait is bounded: connecting by the timeout given to <see cref="Connect"/>, and each request, send
+/// and answer together, by the same timeout, however the endpoint dribbles its answer. An endpoint that
+/// refuses the client (all its places taken) says why before it closes, and that reason is what the
+/// request throws, also when the close came before the request could be sent.
+/// </remarks>
 /// <example>
 /// <code>
 /// foreach (var endpoint in ControlDirectory.List(ControlDirectory.Default))
@@ -27,31 +33,38 @@ public sealed class ControlClient : IDisposable
     private const int MaxResponseBytes = 16 << 20;
 
     private readonly Socket _socket;
+    private readonly TimeSpan _timeout;
     private byte[] _buffer = new byte[16 * 1024];
     private int _filled;
 
-    private ControlClient(ControlEndpoint endpoint, Socket socket)
+    private ControlClient(ControlEndpoint endpoint, Socket socket, TimeSpan timeout)
     {
         Endpoint = endpoint;
         _socket = socket;
+        _timeout = timeout;
     }
 
     /// <summary>The endpoint this client talks to.</summary>
     public ControlEndpoint Endpoint { get; }
 
-    /// <summary>Connects to <paramref name="endpoint"/>.</summary>
-    /// <exception cref="SocketException">Nobody listens there (<see cref="SocketError.ConnectionRefused"/>: a stale socket), or it cannot be reached.</exception>
+    /// <summary>
+    /// Connects to <paramref name="endpoint"/>; <paramref name="timeout"/> (<see cref="DefaultTimeout"/> when
+    /// null) bounds the connection and, later, each request.
+    /// </summary>
+    /// <exception cref="SocketException">Nobody listens there (<see cref="SocketError.ConnectionRefused"/>: a stale socket),
+    /// its listener took no connection within the timeout (<see cref="SocketError.WouldBlock"/>: busy), or it cannot be reached.</exception>
     public static ControlClient Connect(ControlEndpoint endpoint, TimeSpan? timeout = null)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
+        var bound = timeout ?? DefaultTimeout;
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(bound, TimeSpan.Zero, nameof(timeout));
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
-            var milliseconds = (int)(timeout ?? DefaultTimeout).TotalMilliseconds;
-            socket.ReceiveTimeout = milliseconds;
-            socket.SendTimeout = milliseconds;
+            // SO_SNDTIMEO bounds a connect too: a listener whose backlog is full gives EAGAIN then.
+            socket.SendTimeout = (int)bound.TotalMilliseconds;
             socket.Connect(new UnixDomainSocketEndPoint(endpoint.Path));
-            return new ControlClient(endpoint, socket);
+            return new ControlClient(endpoint, socket, bound);
         }
         catch
         {
@@ -65,36 +78,58 @@ public sealed class ControlClient : IDisposable
     /// without removing it), removes the socket file and returns <see langword="null"/>; also null when the
     /// file is gone already.
     /// </summary>
-    /// <exception cref="SocketException">The endpoint exists but cannot be reached (no permission, for instance).</exception>
+    /// <remarks>
+    /// A refused file is removed only after a second look while the directory's lock is held: devices bind
+    /// only while they hold it, so a refusal then means nobody serves the file, and a device that bound the
+    /// name meanwhile is connected to instead of losing its socket.
+    /// </remarks>
+    /// <exception cref="SocketException">The endpoint exists but cannot be reached (no permission, or busy, for instance).</exception>
+    /// <exception cref="IOException">The file is refused and its directory is not one to remove files from (a symbolic link, or someone else's).</exception>
     public static ControlClient? ConnectOrRemoveStale(ControlEndpoint endpoint, TimeSpan? timeout = null)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
-        DateTime boundAt;
-        try
-        {
-            boundAt = File.GetLastWriteTimeUtc(endpoint.Path);
-        }
-        catch (FileNotFoundException)
-        {
-            return null;
-        }
         try
         {
             return Connect(endpoint, timeout);
         }
         catch (SocketException error) when (error.SocketErrorCode == SocketError.ConnectionRefused)
         {
-            // A device started meanwhile under the same name binds a new file, which must stay.
-            if (File.Exists(endpoint.Path) && File.GetLastWriteTimeUtc(endpoint.Path) == boundAt)
-            {
-                File.Delete(endpoint.Path);
-            }
-            return null;
+            return RemoveIfStale(endpoint, timeout);
         }
         catch (SocketException) when (!File.Exists(endpoint.Path))
         {
             // Its device went away between the listing and the connection.
             return null;
+        }
+    }
+
+    private static ControlClient? RemoveIfStale(ControlEndpoint endpoint, TimeSpan? timeout)
+    {
+        DirectoryHandle directory;
+        try
+        {
+            directory = DirectoryHandle.Open(Path.GetDirectoryName(endpoint.Path) is { Length: > 0 } parent ? parent : ".");
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return null;
+        }
+        using (directory)
+        using (directory.Lock())
+        {
+            try
+            {
+                return Connect(endpoint, timeout);
+            }
+            catch (SocketException error) when (error.SocketErrorCode == SocketError.ConnectionRefused)
+            {
+                directory.Remove(Path.GetFileName(endpoint.Path));
+                return null;
+            }
+            catch (SocketException) when (directory.Identify(Path.GetFileName(endpoint.Path)) is null)
+            {
+                return null;
+            }
         }
     }
 
@@ -161,12 +196,42 @@ public sealed class ControlClient : IDisposable
         }
     }
 
-    /// <summary>Sends <paramref name="request"/> and returns the next response line, without its newline.</summary>
+    /// <summary>Sends <paramref name="request"/> and returns the next response line, without its newline, all within the timeout.</summary>
     private byte[] Exchange(byte[] request)
     {
+        var deadline = Environment.TickCount64 + (long)_timeout.TotalMilliseconds;
         try
         {
             _socket.Send(request);
+        }
+        catch (SocketException error) when (error.SocketErrorCode is SocketError.Shutdown or SocketError.ConnectionReset or SocketError.ConnectionAborted)
+        {
+            // Closed before the request came (EPIPE): a refusal written first is still there to read.
+            try
+            {
+                return ReadLine(deadline);
+            }
+            catch (ControlException)
+            {
+                throw new ControlException($"{Endpoint.DisplayName} closed the connection without answering: {error.Message}", error);
+            }
+        }
+        catch (SocketException error) when (error.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock)
+        {
+            throw NotAnswered(error);
+        }
+        catch (SocketException error)
+        {
+            throw new ControlException($"{Endpoint.DisplayName}: {error.Message}", error);
+        }
+        return ReadLine(deadline);
+    }
+
+    /// <summary>The next response line, without its newline; it must be whole by <paramref name="deadline"/> (<see cref="Environment.TickCount64"/>).</summary>
+    private byte[] ReadLine(long deadline)
+    {
+        try
+        {
             while (true)
             {
                 var newline = _buffer.AsSpan(0, _filled).IndexOf((byte)'\n');
@@ -185,6 +250,13 @@ public sealed class ControlClient : IDisposable
                     }
                     Array.Resize(ref _buffer, _buffer.Length * 2);
                 }
+                // Each read gets what is left of the request's time, not a time of its own.
+                var left = deadline - Environment.TickCount64;
+                if (left <= 0)
+                {
+                    throw NotAnswered(null);
+                }
+                _socket.ReceiveTimeout = (int)Math.Min(left, int.MaxValue);
                 var read = _socket.Receive(_buffer.AsSpan(_filled));
                 if (read == 0)
                 {
@@ -193,14 +265,20 @@ public sealed class ControlClient : IDisposable
                 _filled += read;
             }
         }
-        catch (SocketException error) when (error.SocketErrorCode == SocketError.TimedOut || error.SocketErrorCode == SocketError.WouldBlock)
+        catch (SocketException error) when (error.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock)
         {
-            throw new ControlException($"{Endpoint.DisplayName} did not answer within {_socket.ReceiveTimeout / 1000.0:0.#} s", error);
+            throw NotAnswered(error);
         }
         catch (SocketException error)
         {
             throw new ControlException($"{Endpoint.DisplayName}: {error.Message}", error);
         }
+    }
+
+    private ControlException NotAnswered(SocketException? error)
+    {
+        var message = $"{Endpoint.DisplayName} did not answer within {_timeout.TotalSeconds:0.#} s";
+        return error is null ? new ControlException(message) : new ControlException(message, error);
     }
 }
 

@@ -4,6 +4,12 @@ namespace NetDev.Control;
 /// The directory of control sockets (<c>/run/netdev</c> by default): one socket per running device,
 /// readable by root only (the directory is mode 0700, each socket 0600).
 /// </summary>
+/// <remarks>
+/// The directory must be a real directory of the effective user's: a symbolic link, or a directory that
+/// belongs to someone else, is refused by the server (which then serves no endpoint) and by the client
+/// (which then lists nothing and removes nothing), so that neither chmods, binds in or removes from a
+/// place it was pointed at.
+/// </remarks>
 public static class ControlDirectory
 {
     /// <summary>The default control directory.</summary>
@@ -16,10 +22,16 @@ public static class ControlDirectory
     /// process is among them until <see cref="ControlClient.ConnectOrRemoveStale"/> finds it so. Empty when
     /// the directory does not exist.
     /// </summary>
+    /// <exception cref="IOException">The directory is refused (a symbolic link, or someone else's), or cannot be read.</exception>
     public static IReadOnlyList<ControlEndpoint> List(string directory)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
-        if (!Directory.Exists(directory))
+        try
+        {
+            // Only to check it: the listing itself needs no descriptor, and nothing is changed on the way.
+            DirectoryHandle.Open(directory).Dispose();
+        }
+        catch (DirectoryNotFoundException)
         {
             return [];
         }
@@ -30,18 +42,30 @@ public static class ControlDirectory
             .ThenBy(endpoint => endpoint.Name, StringComparer.Ordinal)];
     }
 
-    /// <summary>Creates <paramref name="directory"/> if needed and makes it the owner's alone (0700).</summary>
-    internal static void Prepare(string directory)
+    /// <summary>
+    /// Creates <paramref name="directory"/> if needed, opens it (refusing a symbolic link or someone else's
+    /// directory) and makes it the owner's alone (0700).
+    /// </summary>
+    /// <exception cref="IOException">The directory is refused, or cannot be made or opened.</exception>
+    internal static DirectoryHandle Prepare(string directory)
     {
         if (!OperatingSystem.IsLinux())
         {
             throw new PlatformNotSupportedException("Control endpoints exist on Linux only.");
         }
+        // A link to an existing directory counts as existing here, so nothing is made through it; Open refuses it.
         Directory.CreateDirectory(directory, OwnerOnly);
-        // An existing directory keeps its mode through CreateDirectory; sockets are no one else's business.
-        if (File.GetUnixFileMode(directory) != OwnerOnly)
+        var handle = DirectoryHandle.Open(directory);
+        try
         {
-            File.SetUnixFileMode(directory, OwnerOnly);
+            // An existing directory keeps its mode through CreateDirectory; sockets are no one else's business.
+            handle.SetMode(OwnerOnly);
+            return handle;
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
         }
     }
 }

@@ -48,7 +48,7 @@ public sealed class ControlServer : IDisposable
         _options = options;
         _endpoint = endpoint;
         _responder = new ControlResponder(device, () => _endpoint.NetworkNamespace);
-        _listener = ControlListener.Bind(options.Directory, endpoint, _responder, device.Logger);
+        _listener = ControlListener.Bind(options.Directory, endpoint, _responder, device.Logger, options);
         _watch = Task.Run(WatchAsync);
     }
 
@@ -144,7 +144,7 @@ public sealed class ControlServer : IDisposable
         var endpoint = _endpoint = ControlEndpoint.For(_options.Directory, _endpoint.Name, networkNamespace);
         try
         {
-            _listener = ControlListener.Bind(_options.Directory, endpoint, _responder, _device.Logger);
+            _listener = ControlListener.Bind(_options.Directory, endpoint, _responder, _device.Logger, _options);
             _device.Logger.LogDebug("{Device}: control endpoint moved to {Path}", endpoint.Name, endpoint.Path);
         }
         catch (Exception error) when (IsEnvironmentFailure(error))

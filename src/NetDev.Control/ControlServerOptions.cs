@@ -16,4 +16,26 @@ public sealed record ControlServerOptions
     /// a code path of its own.
     /// </summary>
     public bool Enabled { get; init; } = true;
+
+    /// <summary>
+    /// How long a client may take to send a whole request line (10 s by default): one that sends nothing,
+    /// or a byte now and then, is closed then, so clients that do nothing cannot hold the endpoint's places.
+    /// </summary>
+    public TimeSpan IdleTimeout
+    {
+        get;
+        init => field = Positive(value);
+    } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a client may take to read an answer (5 s by default) before it is closed.</summary>
+    public TimeSpan WriteTimeout
+    {
+        get;
+        init => field = Positive(value);
+    } = TimeSpan.FromSeconds(5);
+
+    private static TimeSpan Positive(TimeSpan value, [System.Runtime.CompilerServices.CallerMemberName] string name = "") =>
+        value > TimeSpan.Zero && value.TotalMilliseconds <= int.MaxValue
+            ? value
+            : throw new ArgumentOutOfRangeException(name, value, "a timeout is positive and at most 24 days");
 }

@@ -164,6 +164,20 @@ public sealed partial class CliProcess : IAsyncDisposable
         return (_process.ExitCode, rest);
     }
 
+    /// <summary>Waits, bounded by the CLI timeout, until <paramref name="condition"/> holds; no timing is asserted.</summary>
+    public static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + CliProcess.Timeout;
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"gave up waiting until {what}");
+            }
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (!_process.HasExited)

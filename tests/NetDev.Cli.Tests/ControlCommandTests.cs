@@ -1,4 +1,3 @@
-using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 
@@ -95,14 +94,14 @@ public sealed partial class ControlCommandTests
         await cli.ReadReadyAsync(2);
         // With the peer down, what the first end sends is dropped, as veth drops it: a transmit drop, DeviceDown.
         (await ns2.IpAsync("link", "set", "ndtb", "down")).EnsureSuccess();
-        await WaitUntilAsync(async () => Rows((await CliProcess.RunAsync(directory.Path, "list")).EnsureSuccess().Stdout)
+        await CliProcess.WaitUntilAsync(async () => Rows((await CliProcess.RunAsync(directory.Path, "list")).EnsureSuccess().Stdout)
             .Any(row => row is ["ndtb", _, _, _, "down", ..]), "the driver saw ndtb go down");
         (await ns1.IpAsync("addr", "add", "10.214.1.1/24", "dev", "ndta")).EnsureSuccess();
         (await ns1.IpAsync("neigh", "add", "10.214.1.2", "lladdr", "02:00:00:00:00:02", "dev", "ndta", "nud", "permanent")).EnsureSuccess();
         (await ns1.ExecAsync("bash", "-c", "for i in 1 2 3; do echo lost$i > /dev/udp/10.214.1.2/9; done")).EnsureSuccess();
 
         var stats = default(JsonElement);
-        await WaitUntilAsync(async () =>
+        await CliProcess.WaitUntilAsync(async () =>
         {
             var result = (await CliProcess.RunAsync(directory.Path, "stats", "ndta", "--json")).EnsureSuccess();
             using var document = JsonDocument.Parse(result.Stdout);
@@ -212,14 +211,7 @@ public sealed partial class ControlCommandTests
     public async Task AStaleSocketFileIsRemovedByList()
     {
         using var directory = new TempDirectory();
-        var bound = Path.Combine(directory.Path, "bound.tmp");
-        using (var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
-        {
-            socket.Bind(new UnixDomainSocketEndPoint(bound));
-            socket.Listen();
-            // .NET removes the path it bound when the socket closes (a dying process does not); this second link stays.
-            (await Shell.RunAsync("ln", bound, Path.Combine(directory.Path, "ghost0@nowhere.sock"))).EnsureSuccess();
-        }
+        NetDev.TestSupport.StaleSocket.Make(Path.Combine(directory.Path, "ghost0@nowhere.sock"));
         Assert.Equal(["ghost0@nowhere.sock"], directory.FileNames);
 
         var list = (await CliProcess.RunAsync(directory.Path, "list")).EnsureSuccess();
@@ -254,20 +246,6 @@ public sealed partial class ControlCommandTests
 
         Assert.Equal(0, (await cli.WaitForExitAsync()).ExitCode);
         Assert.Empty(directory.FileNames);
-    }
-
-    /// <summary>Waits, bounded by the CLI timeout, until <paramref name="condition"/> holds; no timing is asserted.</summary>
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + CliProcess.Timeout;
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"gave up waiting until {what}");
-            }
-            await Task.Delay(100, TestContext.Current.CancellationToken);
-        }
     }
 
     /// <summary>The cells of each line of a table the CLI printed (columns are two or more spaces apart).</summary>

@@ -99,21 +99,7 @@ public sealed partial class RunPairTests
         await cli.WaitForExitAsync();
 
         // A TAP that is not persistent goes with the last descriptor to it, which the kernel closes as the process dies.
-        await WaitUntilAsync(async () => (await ns1.LinkNamesAsync()).SequenceEqual(["lo"]) && (await ns2.LinkNamesAsync()).SequenceEqual(["lo"]),
+        await CliProcess.WaitUntilAsync(async () => (await ns1.LinkNamesAsync()).SequenceEqual(["lo"]) && (await ns2.LinkNamesAsync()).SequenceEqual(["lo"]),
             "both ends are removed");
-    }
-
-    /// <summary>Waits, bounded by the CLI timeout, until <paramref name="condition"/> holds; no timing is asserted.</summary>
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + CliProcess.Timeout;
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"gave up waiting until {what}");
-            }
-            await Task.Delay(50, TestContext.Current.CancellationToken);
-        }
     }
 }

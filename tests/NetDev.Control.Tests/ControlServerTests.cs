@@ -11,17 +11,8 @@ namespace NetDev.Control.Tests;
 /// temporary control directory, started as a device's owner starts it: what each request answers, the
 /// protocol's errors, and the socket's life (it follows a move, and goes with its device).
 /// </summary>
-public sealed class ControlServerTests : IDisposable
+public sealed class ControlServerTests : ControlTest
 {
-    private readonly TestNamespace _ns = new();
-    private readonly TempDirectory _directory = new();
-
-    public void Dispose()
-    {
-        _ns.Dispose();
-        _directory.Dispose();
-    }
-
     [Fact]
     public void InfoDescribesTheDeviceAsTheKernelSeesIt()
     {
@@ -30,9 +21,9 @@ public sealed class ControlServerTests : IDisposable
 
         var info = client.GetInfo();
 
-        var link = _ns.Link("ndtc0")!.Value;
+        var link = Ns.Link("ndtc0")!.Value;
         Assert.Equal("ndtc0", info.Name);
-        Assert.Equal(_ns.Name, info.Netns);
+        Assert.Equal(Ns.Name, info.Netns);
         Assert.Equal(link.GetProperty("ifindex").GetInt32(), info.Ifindex);
         Assert.Equal(link.GetProperty("address").GetString(), info.MacAddress);
         Assert.Equal("dummy", info.Driver);
@@ -69,9 +60,9 @@ public sealed class ControlServerTests : IDisposable
     {
         using var dummy = RegisterDummy("ndtc0");
 
-        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(_directory.Path));
-        var socket = Path.Combine(_directory.Path, $"ndtc0@{_ns.Name}.sock");
-        Assert.Equal([Path.GetFileName(socket)], _directory.FileNames);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(RunDir.Path));
+        var socket = Path.Combine(RunDir.Path, $"ndtc0@{Ns.Name}.sock");
+        Assert.Equal([Path.GetFileName(socket)], RunDir.FileNames);
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(socket));
     }
 
@@ -80,9 +71,9 @@ public sealed class ControlServerTests : IDisposable
     {
         const int datagrams = 6;
         using var dummy = RegisterDummy("ndtc0", queues: 2);
-        _ns.Ip("addr", "add", "10.213.7.1/24", "dev", "ndtc0");
+        Ns.Ip("addr", "add", "10.213.7.1/24", "dev", "ndtc0");
         // NOARP: the kernel sends to .2 at once. Different source ports spread the flows over the queues.
-        _ns.Exec("bash", "-c", $"for i in $(seq {datagrams}); do echo hello$i > /dev/udp/10.213.7.2/$((9000 + i)); done");
+        Ns.Exec("bash", "-c", $"for i in $(seq {datagrams}); do echo hello$i > /dev/udp/10.213.7.2/$((9000 + i)); done");
         Wait.Until(() => dummy.Device.GetLinkStats64().TxPackets >= datagrams, "the driver counted every datagram");
         using var client = ConnectOnly();
 
@@ -91,7 +82,7 @@ public sealed class ControlServerTests : IDisposable
 
         Assert.Null(withoutQueues.Queues);
         Assert.Equal("ndtc0", stats.Name);
-        Assert.Equal(_ns.Name, stats.Netns);
+        Assert.Equal(Ns.Name, stats.Netns);
         Assert.True(stats.Stats64.TxPackets >= datagrams);
         Assert.True(stats.Stats64.TxBytes >= datagrams * (14 + 20 + 8 + 7));
         Assert.Empty(stats.Drops);
@@ -106,16 +97,16 @@ public sealed class ControlServerTests : IDisposable
     public void DropsAreReportedByDirectionAndReason()
     {
         using var peerNs = new TestNamespace();
-        using var pair = PairDriver.Create(Host(_ns.Name), "ndtpa", Host(peerNs.Name), "ndtpb");
+        using var pair = PairDriver.Create(Host(Ns.Name), "ndtpa", Host(peerNs.Name), "ndtpb");
         pair.Register();
         using var control = ControlServer.Start(pair.First.Device, Options);
         pair.First.Device.BringUp();
         // The peer stays down, so what the first end sends is dropped as veth drops it: DeviceDown, on transmit.
-        _ns.Ip("addr", "add", "10.213.8.1/24", "dev", "ndtpa");
-        _ns.Ip("neigh", "add", "10.213.8.2", "lladdr", "02:00:00:00:00:02", "dev", "ndtpa", "nud", "permanent");
-        _ns.Exec("bash", "-c", "echo lost > /dev/udp/10.213.8.2/9");
+        Ns.Ip("addr", "add", "10.213.8.1/24", "dev", "ndtpa");
+        Ns.Ip("neigh", "add", "10.213.8.2", "lladdr", "02:00:00:00:00:02", "dev", "ndtpa", "nud", "permanent");
+        Ns.Exec("bash", "-c", "echo lost > /dev/udp/10.213.8.2/9");
         Wait.Until(() => pair.First.Device.GetStats().TxDropped >= 1, "the first end dropped the datagram");
-        using var client = ControlClient.ConnectOrRemoveStale(ControlEndpoint.For(_directory.Path, "ndtpa", _ns.Name))!;
+        using var client = ControlClient.ConnectOrRemoveStale(ControlEndpoint.For(RunDir.Path, "ndtpa", Ns.Name))!;
 
         var stats = client.GetStats(queues: true);
 
@@ -181,7 +172,7 @@ public sealed class ControlServerTests : IDisposable
     public void ClientsBeyondTheLimitAreToldAndClosed()
     {
         using var dummy = RegisterDummy("ndtc0");
-        var endpoint = ControlDirectory.List(_directory.Path).Single();
+        var endpoint = ControlDirectory.List(RunDir.Path).Single();
         var idle = Enumerable.Range(0, 8).Select(_ => ControlClient.Connect(endpoint)).ToList();
         try
         {
@@ -212,7 +203,7 @@ public sealed class ControlServerTests : IDisposable
     public async Task DisposeRemovesTheSocketAndEndsAnIdleClientsConnection()
     {
         var dummy = RegisterDummy("ndtc0");
-        var endpoint = ControlDirectory.List(_directory.Path).Single();
+        var endpoint = ControlDirectory.List(RunDir.Path).Single();
         using var idle = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         idle.Connect(new UnixDomainSocketEndPoint(endpoint.Path));
         using (var client = ControlClient.Connect(endpoint))
@@ -223,7 +214,7 @@ public sealed class ControlServerTests : IDisposable
         // Bounded only so that a hang fails this test instead of the run; how long it takes is not asserted.
         await Task.Run(dummy.Dispose, TestContext.Current.CancellationToken).WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
 
-        Assert.Empty(_directory.FileNames);
+        Assert.Empty(RunDir.FileNames);
         idle.ReceiveTimeout = 60_000;
         Assert.Equal(0, idle.Receive(new byte[16]));
     }
@@ -231,52 +222,52 @@ public sealed class ControlServerTests : IDisposable
     [Fact]
     public void NoEndpointWhenTurnedOff()
     {
-        using var registration = DummyDriver.CreateRegistration(Host(_ns.Name), "ndtc0");
+        using var registration = DummyDriver.CreateRegistration(Host(Ns.Name), "ndtc0");
         registration.Register();
 
         Assert.Null(ControlServer.Start(registration.Device, Options with { Enabled = false }));
 
-        Assert.Empty(_directory.FileNames);
+        Assert.Empty(RunDir.FileNames);
     }
 
     [Fact]
     public void ADeviceWhoseOwnerStartsNoServerHasNoEndpoint()
     {
-        using var registration = DummyDriver.CreateRegistration(Host(_ns.Name), "ndtc0");
+        using var registration = DummyDriver.CreateRegistration(Host(Ns.Name), "ndtc0");
         registration.Register();
         registration.Device.BringUp();
 
         // The host serves nothing by itself: neither here nor in the default directory.
-        Assert.Empty(_directory.FileNames);
-        Assert.False(File.Exists(ControlEndpoint.For(ControlDirectory.Default, "ndtc0", _ns.Name).Path));
+        Assert.Empty(RunDir.FileNames);
+        Assert.False(File.Exists(ControlEndpoint.For(ControlDirectory.Default, "ndtc0", Ns.Name).Path));
     }
 
     [Fact]
     public void AnUnregisteredDeviceCannotBeServed()
     {
-        using var registration = DummyDriver.CreateRegistration(Host(_ns.Name), "ndtc%d");
+        using var registration = DummyDriver.CreateRegistration(Host(Ns.Name), "ndtc%d");
 
         Assert.Throws<InvalidOperationException>(() => ControlServer.Start(registration.Device, Options));
-        Assert.Empty(_directory.FileNames);
+        Assert.Empty(RunDir.FileNames);
     }
 
     [Fact]
     public void TheEndpointOfADeviceThatWentAwayIsRemoved()
     {
-        using var registration = DummyDriver.CreateRegistration(Host(_ns.Name), "ndtc0");
+        using var registration = DummyDriver.CreateRegistration(Host(Ns.Name), "ndtc0");
         registration.Register();
         using var control = ControlServer.Start(registration.Device, Options);
         Assert.NotNull(control);
 
         registration.Dispose();
 
-        Wait.Until(() => _directory.FileNames.Count == 0, "the endpoint of the removed device went");
+        Wait.Until(() => RunDir.FileNames.Count == 0, "the endpoint of the removed device went");
     }
 
     [Fact]
     public void AStaleSocketIsRemovedNotConnected()
     {
-        var endpoint = MakeStaleSocket("ghost", _ns.Name);
+        var endpoint = StaleEndpoint.Stale(ControlEndpoint.For(RunDir.Path, "ghost", Ns.Name));
 
         Assert.Null(ControlClient.ConnectOrRemoveStale(endpoint));
 
@@ -287,7 +278,7 @@ public sealed class ControlServerTests : IDisposable
     [Fact]
     public void ADeviceTakesOverAStaleSocketOfItsName()
     {
-        MakeStaleSocket("ndtc0", _ns.Name);
+        StaleEndpoint.Stale(ControlEndpoint.For(RunDir.Path, "ndtc0", Ns.Name));
 
         using var dummy = RegisterDummy("ndtc0");
         using var client = ConnectOnly();
@@ -304,7 +295,7 @@ public sealed class ControlServerTests : IDisposable
         dummy.Device.MoveToNetworkNamespace(target.Name);
 
         // The server notices the move itself (within ControlServer.FollowInterval).
-        Wait.Until(() => _directory.FileNames.SequenceEqual([$"ndtc0@{target.Name}.sock"]), "the endpoint follows the device");
+        Wait.Until(() => RunDir.FileNames.SequenceEqual([$"ndtc0@{target.Name}.sock"]), "the endpoint follows the device");
         Assert.Equal(target.Name, dummy.Server!.Endpoint.NetworkNamespace);
         using var client = ConnectOnly();
         var info = client.GetInfo();
@@ -312,75 +303,9 @@ public sealed class ControlServerTests : IDisposable
         Assert.Equal(target.Link("ndtc0")!.Value.GetProperty("ifindex").GetInt32(), info.Ifindex);
     }
 
-    private ControlServerOptions Options => new() { Directory = _directory.Path };
-
-    private static LinuxHost Host(string networkNamespace) => new(new LinuxHostOptions { NetworkNamespace = networkNamespace });
-
-    /// <summary>A dummy device registered in the test's namespace and up, with its endpoint started as an owner starts it.</summary>
-    private ServedDummy RegisterDummy(string name, int queues = 1)
-    {
-        var registration = DummyDriver.CreateRegistration(Host(_ns.Name), name, queues);
-        try
-        {
-            registration.Register();
-            var server = ControlServer.Start(registration.Device, Options);
-            registration.Device.BringUp();
-            return new ServedDummy(registration, server);
-        }
-        catch
-        {
-            registration.Dispose();
-            throw;
-        }
-    }
-
-    /// <summary>A device and its endpoint, removed as an owner removes them: the endpoint first.</summary>
-    private sealed record ServedDummy(Registration<DummyDriver> Registration, ControlServer? Server) : IDisposable
-    {
-        public NetDevice<DummyDriver> Device => Registration.Device;
-
-        public void Dispose()
-        {
-            Server?.Dispose();
-            Registration.Dispose();
-        }
-    }
-
     /// <summary>Connects to the only endpoint in the directory (asserting there is one).</summary>
     private ControlClient ConnectOnly() =>
-        ControlClient.ConnectOrRemoveStale(Assert.Single(ControlDirectory.List(_directory.Path))) ?? throw new InvalidOperationException("the endpoint is stale");
-
-    /// <summary>A socket file with no listener, as a process killed with SIGKILL leaves one.</summary>
-    private ControlEndpoint MakeStaleSocket(string name, string networkNamespace)
-    {
-        var endpoint = ControlEndpoint.For(_directory.Path, name, networkNamespace);
-        var bound = Path.Combine(_directory.Path, "bound.tmp");
-        using (var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
-        {
-            socket.Bind(new UnixDomainSocketEndPoint(bound));
-            socket.Listen();
-            // .NET removes the path it bound when the socket is closed (a dying process does not); a second
-            // link to the same socket stays behind, with nobody listening.
-            Shell.Run("ln", bound, endpoint.Path);
-        }
-        Assert.False(File.Exists(bound));
-        Assert.True(File.Exists(endpoint.Path));
-        return endpoint;
-    }
-
-    private static bool TryInfo(ControlEndpoint endpoint)
-    {
-        try
-        {
-            using var client = ControlClient.Connect(endpoint);
-            client.GetInfo();
-            return true;
-        }
-        catch (ControlException)
-        {
-            return false;
-        }
-    }
+        ControlClient.ConnectOrRemoveStale(Assert.Single(ControlDirectory.List(RunDir.Path))) ?? throw new InvalidOperationException("the endpoint is stale");
 
     private static void AssertError(string response, string expected)
     {

@@ -85,3 +85,15 @@ public static class Shell
         return (process.ExitCode, output.Result, error.Result);
     }
 }
+
+
+/// <summary>Control endpoints whose socket a dead process left.</summary>
+public static class StaleEndpoint
+{
+    /// <summary>Leaves a socket file nobody listens on at <paramref name="endpoint"/>'s path, and returns the endpoint.</summary>
+    public static ControlEndpoint Stale(ControlEndpoint endpoint)
+    {
+        StaleSocket.Make(endpoint.Path);
+        return endpoint;
+    }
+}

@@ -1,0 +1,23 @@
+// Shared by the test projects that need a control socket left by a dead process; linked into each.
+using System.Net.Sockets;
+
+namespace NetDev.TestSupport;
+
+/// <summary>Socket files with no listener, as a process killed with SIGKILL leaves them.</summary>
+public static class StaleSocket
+{
+    /// <summary>Leaves a socket file at <paramref name="path"/> that nobody listens on, and returns the path.</summary>
+    public static string Make(string path)
+    {
+        var bound = path + ".bound";
+        using (var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
+        {
+            socket.Bind(new UnixDomainSocketEndPoint(bound));
+            socket.Listen();
+            // .NET removes the path it bound when the socket is closed (a dying process does not); the socket
+            // renamed away from that path stays behind, with nobody listening.
+            File.Move(bound, path, overwrite: true);
+        }
+        return path;
+    }
+}
