@@ -312,6 +312,30 @@ public sealed class ControlServerTests : IDisposable
         Assert.Equal(target.Link("ndtc0")!.Value.GetProperty("ifindex").GetInt32(), info.Ifindex);
     }
 
+    [Fact]
+    public void RenamingTheDeviceRenamesItsEndpoint()
+    {
+        using var dummy = RegisterDummy("ndtc0");
+
+        _ns.Ip("link", "set", "dev", "ndtc0", "name", "ndtc1");
+
+        Wait.Until(() => _directory.FileNames.SequenceEqual([$"ndtc1@{_ns.Name}.sock"]), "the endpoint follows the new name");
+        Assert.Equal("ndtc1", dummy.Server!.Endpoint.Name);
+        using (var client = ConnectOnly())
+        {
+            var info = client.GetInfo();
+            Assert.Equal("ndtc1", info.Name);
+            Assert.Equal(_ns.Link("ndtc1")!.Value.GetProperty("ifindex").GetInt32(), info.Ifindex);
+        }
+
+        // A new device of the old name answers for itself, not with the renamed one's counters.
+        using var newcomer = RegisterDummy("ndtc0");
+        var endpoints = ControlDirectory.List(_directory.Path).ToDictionary(endpoint => endpoint.Name);
+        Assert.Equal(["ndtc0", "ndtc1"], endpoints.Keys.Order());
+        using var newClient = ControlClient.ConnectOrRemoveStale(endpoints["ndtc0"])!;
+        Assert.Equal(_ns.Link("ndtc0")!.Value.GetProperty("ifindex").GetInt32(), newClient.GetStats().Ifindex);
+    }
+
     private ControlServerOptions Options => new() { Directory = _directory.Path };
 
     private static LinuxHost Host(string networkNamespace) => new(new LinuxHostOptions { NetworkNamespace = networkNamespace });
