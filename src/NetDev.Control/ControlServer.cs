@@ -18,10 +18,11 @@ namespace NetDev.Control;
 /// </example>
 /// <remarks>
 /// <para>The endpoint follows its device. Every <see cref="FollowInterval"/> the server compares the
-/// device's <see cref="NetDevice.NetworkNamespace"/> with the namespace its socket is named after; when the
-/// device has moved, the old socket goes and one of the new name is bound (so for at most one interval
-/// after a move the device is listed under its old namespace). When the device is no longer registered
-/// the socket goes too: a vanished device is not listed. The check reads one field, off the packet path.</para>
+/// device's <see cref="NetDevice.Name"/> and <see cref="NetDevice.NetworkNamespace"/> with the name and
+/// namespace its socket is named after; when the device was renamed or has moved, the old socket goes and
+/// one of the new name is bound (so for at most one interval after a rename or a move the device is listed
+/// under its old name). When the device is no longer registered the socket goes too: a vanished device is
+/// not listed. The check reads two fields, off the packet path.</para>
 /// <para>The server only reads counters (plain snapshots, no lock) and configuration, so it never holds
 /// up a frame.</para>
 /// <para><b>Invariants.</b> At most one socket is bound at a time, named after <see cref="Endpoint"/>.
@@ -30,7 +31,7 @@ namespace NetDev.Control;
 /// </remarks>
 public sealed class ControlServer : IDisposable
 {
-    /// <summary>How often the server checks whether its device moved or went away.</summary>
+    /// <summary>How often the server checks whether its device was renamed, moved or went away.</summary>
     public static readonly TimeSpan FollowInterval = TimeSpan.FromMilliseconds(100);
 
     private readonly NetDevice _device;
@@ -124,9 +125,11 @@ public sealed class ControlServer : IDisposable
                     return;
                 }
                 // A device only moves to a named namespace; null means it has not moved since Start.
-                if (_device.NetworkNamespace is { } now && now != _endpoint.NetworkNamespace)
+                var networkNamespace = _device.NetworkNamespace ?? _endpoint.NetworkNamespace;
+                var name = _device.Name;
+                if (name != _endpoint.Name || networkNamespace != _endpoint.NetworkNamespace)
                 {
-                    Follow(now);
+                    Follow(name, networkNamespace);
                 }
             }
         }
@@ -136,12 +139,12 @@ public sealed class ControlServer : IDisposable
         }
     }
 
-    /// <summary>Serves the device under its name in <paramref name="networkNamespace"/>, where it went; the old socket goes first.</summary>
-    private void Follow(string networkNamespace)
+    /// <summary>Serves the device under <paramref name="name"/> in <paramref name="networkNamespace"/>, what it is called and where it is now; the old socket goes first.</summary>
+    private void Follow(string name, string? networkNamespace)
     {
         _listener?.Dispose();
         _listener = null;
-        var endpoint = _endpoint = ControlEndpoint.For(_options.Directory, _endpoint.Name, networkNamespace);
+        var endpoint = _endpoint = ControlEndpoint.For(_options.Directory, name, networkNamespace);
         try
         {
             _listener = ControlListener.Bind(_options.Directory, endpoint, _responder, _device.Logger, _options);
@@ -149,7 +152,7 @@ public sealed class ControlServer : IDisposable
         }
         catch (Exception error) when (IsEnvironmentFailure(error))
         {
-            // Tried once per move: the endpoint names the new namespace, so the next check finds nothing to do.
+            // Tried once per rename or move: the endpoint names the new place, so the next check finds nothing to do.
             WarnUnserved(_device, endpoint.Path, error);
         }
     }

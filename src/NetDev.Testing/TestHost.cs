@@ -197,6 +197,20 @@ public sealed class TestHost : INetDeviceHost
         }
     }
 
+    /// <summary>Files <paramref name="link"/> under <paramref name="name"/> (renamed by "others"); the kernel refuses a name in use.</summary>
+    internal void Rename(TestLink link, string name)
+    {
+        lock (_lock)
+        {
+            if (_links.ContainsKey(name))
+            {
+                throw new NetDevException(Errno.EEXIST, "RTM_NEWLINK", link.Name, "an interface with this name already exists");
+            }
+            _links.Remove(link.Name);
+            _links.Add(name, link);
+        }
+    }
+
     private string ResolveName(string template)
     {
         var marker = template.IndexOf("%d", StringComparison.Ordinal);

@@ -267,6 +267,26 @@ public sealed partial class TestLink
     /// </summary>
     public void IpLinkSetCarrier(bool on) => ChangeByOthers(() => ApplyCarrier(on));
 
+    /// <summary>
+    /// Renames the interface as another program would (<c>ip link set dev NAME name NEW</c>): the device
+    /// takes the new name, its driver is not asked (the kernel has no operation for it).
+    /// </summary>
+    /// <exception cref="NetDevException">Another interface of this host has that name (<c>EEXIST</c>).</exception>
+    public void IpLinkSetName(string name)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ChangeByOthers(() =>
+        {
+            if (name == _name)
+            {
+                return false;
+            }
+            Host.Rename(this, name);
+            _name = name;
+            return true;
+        });
+    }
+
     /// <summary>Changes the transmit queue length as another program would (<c>ip link set dev NAME txqueuelen N</c>).</summary>
     /// <exception cref="NetDevException">A negative length (<c>EINVAL</c>).</exception>
     public void IpLinkSetTxQueueLength(int length) => ChangeByOthers(() =>
@@ -313,7 +333,7 @@ public sealed partial class TestLink
                 flags |= DeviceFlags.Running;
             }
         }
-        return new LinkState(_adminUp, _mtu, _macAddress, flags, _carrier, _txQueueLength);
+        return new LinkState(_adminUp, _mtu, _macAddress, flags, _carrier, _txQueueLength) { Name = _name };
     }
 
     /// <summary>Goes up or down; returns whether that changed anything. Caller holds <c>_control</c>.</summary>

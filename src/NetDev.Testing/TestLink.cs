@@ -19,7 +19,7 @@ namespace NetDev.Testing;
 /// others" reach the device on the calling thread, one at a time.</para>
 /// <para><b>Invariants.</b> <c>_queues[i]</c> is set once by <see cref="OpenTransmitSource"/>, and its device
 /// queue once by <see cref="Start"/>; each queue is served by one thread at a time (the transmit engine's
-/// gate, or its thread). The kernel's view of the interface (admin state, MTU,
+/// gate, or its thread). The kernel's view of the interface (name, admin state, MTU,
 /// address, flags, carrier, txqueuelen) changes only under <c>_control</c>; while the interface is down or
 /// without carrier, the kernel queues are empty. After removal no frame moves.</para>
 /// </remarks>
@@ -32,12 +32,13 @@ public sealed partial class TestLink : IHostLink
     private volatile bool _started;
     private ILinkEvents? _events;
     private volatile bool _removed;
+    private volatile string _name;
 
     internal TestLink(TestHost host, LinkRequest request, string name, int ifIndex)
     {
         Host = host;
         Request = request;
-        Name = name;
+        _name = name;
         IfIndex = ifIndex;
         _mtu = request.Mtu;
         _macAddress = request.MacAddress;
@@ -52,8 +53,8 @@ public sealed partial class TestLink : IHostLink
     /// <summary>What the device asked for at registration.</summary>
     public LinkRequest Request { get; }
 
-    /// <inheritdoc/>
-    public string Name { get; }
+    /// <summary>The interface's name: the one it was created with, or the last one <see cref="IpLinkSetName"/> gave it.</summary>
+    public string Name => _name;
 
     /// <inheritdoc/>
     public int IfIndex { get; }

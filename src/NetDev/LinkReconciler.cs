@@ -8,6 +8,7 @@ namespace NetDev;
 /// between the system's state and the device's goes to the driver (<c>Open</c>/<c>Stop</c>,
 /// <c>ChangeMtu</c>, <c>SetMacAddress</c>, <c>SetRxMode</c>, <c>ChangeCarrier</c>); what the driver accepts the
 /// device takes, what it rejects is put back in the system and reported (<see cref="NetDevice.ChangeRejected"/>).
+/// A new name the device simply takes.
 /// </summary>
 /// <remarks><b>Invariants.</b> Every judgement runs under the device's control lock and on a state read
 /// under it (<see cref="IHostLink.QueryState"/>), so the device's own later changes are never undone by a
@@ -37,14 +38,55 @@ internal sealed class LinkReconciler(NetDevice device)
             {
                 return;
             }
-            state = link.QueryState() ?? state;
-            _device.ConfirmTxQueueLength(state.TxQueueLength);
-            ApplyMtu(link, state.Mtu);
-            ApplyMacAddress(link, state.MacAddress);
-            ApplyFlags(state.Flags);
-            ApplyCarrier(link, state.Carrier);
-            ApplyAdminState(link, state.AdminUp);
+            Apply(link, link.QueryState() ?? state);
         }
+    }
+
+    /// <summary>
+    /// After a move, whether it succeeded or not: what the host reported meanwhile was ignored, so the
+    /// device takes what the system says now (hosts that only push state report it themselves). A failure
+    /// to ask is reported, not thrown, since the caller is already ending with the move's own outcome.
+    /// Caller holds the control lock.
+    /// </summary>
+    public void Resynchronise()
+    {
+        if (_device.LinkForEvents is not { } link)
+        {
+            return;
+        }
+        try
+        {
+            if (link.QueryState() is { } state)
+            {
+                Apply(link, state);
+            }
+        }
+        catch (NetDevException error)
+        {
+            _device.ReportError(error);
+        }
+    }
+
+    private void Apply(IHostLink link, LinkState state)
+    {
+        ApplyName(state.Name);
+        _device.ConfirmTxQueueLength(state.TxQueueLength);
+        ApplyMtu(link, state.Mtu);
+        ApplyMacAddress(link, state.MacAddress);
+        ApplyFlags(state.Flags);
+        ApplyCarrier(link, state.Carrier);
+        ApplyAdminState(link, state.AdminUp);
+    }
+
+    /// <summary>A rename is the system's alone (the kernel has no ndo for it): the device takes the new name, so logs, lists and the endpoint follow.</summary>
+    private void ApplyName(string? name)
+    {
+        if (name is null || name == _device.Name)
+        {
+            return;
+        }
+        _device.Logger.LogInformation("{Device} was renamed to {Name}", _device.Name, name);
+        _device.ConfirmName(name);
     }
 
     private void ApplyAdminState(IHostLink link, bool up)

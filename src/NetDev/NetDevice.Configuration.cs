@@ -31,11 +31,13 @@ public abstract partial class NetDevice
 
     /// <summary>
     /// The interface name. Before registration it may be a template with <c>%d</c> (such as
-    /// <c>dummy%d</c>) that the system resolves to the first free number; afterwards it is the real name.
+    /// <c>dummy%d</c>) that the system resolves to the first free number; afterwards it is the real name,
+    /// and it follows renames made by others (<c>ip link set dev OLD name NEW</c>) once the host reports them.
     /// </summary>
     public string Name
     {
-        get => _name;
+        // Read by logs and the control endpoint on other threads: a reference, written whole.
+        get => Volatile.Read(ref _name);
         set
         {
             ArgumentException.ThrowIfNullOrEmpty(value);
@@ -298,6 +300,9 @@ public abstract partial class NetDevice
 
     /// <summary>The system's transmit queue length, which needs nobody's consent. Caller holds the control lock.</summary>
     internal void ConfirmTxQueueLength(int length) => _txQueueLength = length;
+
+    /// <summary>The name the system gave the interface (renamed by others). Caller holds the control lock.</summary>
+    internal void ConfirmName(string name) => Volatile.Write(ref _name, name);
 
     /// <summary>An address the driver accepted. Caller holds the control lock.</summary>
     internal void ConfirmMacAddress(MacAddress address) => _macAddress = address;

@@ -193,9 +193,10 @@ public abstract partial class NetDevice : ILinkEvents
 
     /// <summary>
     /// Moves the interface into network namespace <paramref name="networkNamespace"/> (a name under
-    /// <c>/run/netns</c>). The device is stopped first if it was up, and arrives down.
+    /// <c>/run/netns</c>). The interface arrives down, so a device that was up is stopped once it moved.
+    /// If the move fails, the device is as it was: same namespace, same state, still hearing changes.
     /// </summary>
-    /// <exception cref="NetDevException">The system refused.</exception>
+    /// <exception cref="NetDevException">The system refused (no such namespace, an interface of this name already there).</exception>
     public void MoveToNetworkNamespace(string networkNamespace)
     {
         ArgumentException.ThrowIfNullOrEmpty(networkNamespace);
@@ -207,23 +208,28 @@ public abstract partial class NetDevice : ILinkEvents
             {
                 throw new InvalidOperationException($"{Name} is already being moved.");
             }
-            if (_up)
-            {
-                StopCore(link);
-            }
             _moving = true;
         }
         // The host replaces its event listener during the move and waits for the old one to finish, so
         // the control lock must be free meanwhile; events arriving during the move are stale and ignored.
+        // The driver is stopped only after the move, as the kernel's dev_change_net_namespace closes the
+        // device only once the move was found possible: a refused move leaves it running.
+        var moved = false;
         try
         {
             link.MoveToNetworkNamespace(networkNamespace);
+            moved = true;
         }
         finally
         {
             using (EnterControl())
             {
                 _moving = false;
+                if (moved && _up)
+                {
+                    StopCore(link);
+                }
+                _reconciler.Resynchronise();
             }
         }
     }

@@ -303,6 +303,29 @@ public sealed class ControlServerTests : ControlTest
         Assert.Equal(target.Link("ndtc0")!.Value.GetProperty("ifindex").GetInt32(), info.Ifindex);
     }
 
+    [Fact]
+    public void RenamingTheDeviceRenamesItsEndpoint()
+    {
+        using var dummy = RegisterDummy("ndtc0");
+
+        Ns.Ip("link", "set", "dev", "ndtc0", "name", "ndtc1");
+
+        Wait.Until(() => RunDir.FileNames.SequenceEqual([$"ndtc1@{Ns.Name}.sock"]), "the endpoint follows the new name");
+        Assert.Equal("ndtc1", dummy.Server!.Endpoint.Name);
+        using (var client = ConnectOnly())
+        {
+            var info = client.GetInfo();
+            Assert.Equal("ndtc1", info.Name);
+            Assert.Equal(Ns.Link("ndtc1")!.Value.GetProperty("ifindex").GetInt32(), info.Ifindex);
+        }
+
+        // A new device of the old name answers for itself, not with the renamed one's counters.
+        using var newcomer = RegisterDummy("ndtc0");
+        var endpoints = ControlDirectory.List(RunDir.Path).ToDictionary(endpoint => endpoint.Name);
+        Assert.Equal(["ndtc0", "ndtc1"], endpoints.Keys.Order());
+        using var newClient = ControlClient.ConnectOrRemoveStale(endpoints["ndtc0"])!;
+        Assert.Equal(Ns.Link("ndtc0")!.Value.GetProperty("ifindex").GetInt32(), newClient.GetStats().Ifindex);
+    }
     /// <summary>Connects to the only endpoint in the directory (asserting there is one).</summary>
     private ControlClient ConnectOnly() =>
         ControlClient.ConnectOrRemoveStale(Assert.Single(ControlDirectory.List(RunDir.Path))) ?? throw new InvalidOperationException("the endpoint is stale");

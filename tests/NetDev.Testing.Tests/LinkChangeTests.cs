@@ -31,6 +31,27 @@ public sealed class LinkChangeTests
     }
 
     [Fact]
+    public void ARenameByOthersGivesTheDeviceTheNewNameAndAsksNoDriver()
+    {
+        var (host, _, registration, link, calls) = Device();
+        using var _ = registration;
+        var oldName = registration.Device.Name;
+
+        link.IpLinkSetName("renamed0");
+
+        Assert.Equal("renamed0", registration.Device.Name);
+        Assert.Same(link, host.GetLink("renamed0"));
+        Assert.Throws<KeyNotFoundException>(() => host.GetLink(oldName));
+        Assert.Equal(["Init"], calls.Summary());
+        // The kernel refuses a name another interface has.
+        using var other = new Registration<ScriptedDriver>(host, 1, 1, new ScriptedDriver());
+        other.Device.Name = "other0";
+        host.Register(other);
+        Assert.Equal(Errno.EEXIST, Assert.Throws<NetDevException>(() => link.IpLinkSetName("other0")).Errno);
+        Assert.Equal("renamed0", registration.Device.Name);
+    }
+
+    [Fact]
     public void GoingDownDiscardsWhatWaitedInTheKernelQueue()
     {
         var (_, driver, registration, link, _) = Device();

@@ -33,7 +33,40 @@ public static class NetworkNamespace
         });
     }
 
-    /// <summary>Runs <paramref name="work"/> inside namespace <paramref name="name"/>; see <see cref="Run{T}"/>.</summary>
+    /// <summary>
+    /// Runs <paramref name="work"/> on a short-lived thread that entered the namespace <paramref name="target"/>
+    /// refers to (opened with <see cref="Open"/>), so work done there and a request that names the same
+    /// descriptor see one namespace, even if the name under <c>/run/netns</c> is replaced meanwhile.
+    /// </summary>
+    internal static T Run<T>(SafeFileDescriptor target, string name, Func<T> work) =>
+        OnNewThread($"netns {name}", () =>
+        {
+            if (Interop.SetNs(target, Interop.CLONE_NEWNET) < 0)
+            {
+                throw Interop.Errors.LastException("setns(CLONE_NEWNET)", name);
+            }
+            return work();
+        });
+
+    /// <summary>Opens named namespace <paramref name="name"/> (for <c>setns</c>, or to name it to the kernel), for <paramref name="operation"/> on <paramref name="device"/>.</summary>
+    /// <exception cref="NetDevException">There is no such namespace (ENOENT), or it cannot be opened.</exception>
+    internal static SafeFileDescriptor Open(string name, string operation, string? device)
+    {
+        Validate(name);
+        var path = Path.Combine(Directory, name);
+        var handle = Interop.Open(path, Interop.O_RDONLY | Interop.O_CLOEXEC);
+        if (handle.IsInvalid)
+        {
+            var errno = Interop.Errors.LastErrno;
+            handle.Dispose();
+            throw errno == Errno.ENOENT
+                ? new NetDevException(errno, operation, device, $"there is no network namespace '{name}' (no {path})")
+                : Interop.Errors.Exception(errno, $"{operation}: open {path}", device);
+        }
+        return handle;
+    }
+
+    /// <summary>Runs <paramref name="work"/> inside namespace <paramref name="name"/>; see <see cref="Run{T}(string?, Func{T})"/>.</summary>
     public static void Run(string? name, Action work)
     {
         ArgumentNullException.ThrowIfNull(work);
@@ -157,12 +190,7 @@ public static class NetworkNamespace
     // The thread that calls this is dedicated to the namespace from now on.
     private static void Enter(string name)
     {
-        var path = Path.Combine(Directory, name);
-        using var handle = Interop.Open(path, Interop.O_RDONLY | Interop.O_CLOEXEC);
-        if (handle.IsInvalid)
-        {
-            throw Interop.Errors.LastException($"open {path}", name);
-        }
+        using var handle = Open(name, "enter network namespace", name);
         if (Interop.SetNs(handle, Interop.CLONE_NEWNET) < 0)
         {
             throw Interop.Errors.LastException("setns(CLONE_NEWNET)", name);

@@ -24,7 +24,10 @@ internal sealed record LinkMessage(
         MacAddress ?? NetDev.MacAddress.Zero,
         (DeviceFlags)Flags,
         Carrier ?? true,
-        TxQueueLength ?? 0);
+        TxQueueLength ?? 0)
+    {
+        Name = Name,
+    };
 
     /// <summary>Parses the payload of an RTM_NEWLINK/RTM_DELLINK message (after the nlmsghdr).</summary>
     internal static LinkMessage Parse(ReadOnlySpan<byte> payload)

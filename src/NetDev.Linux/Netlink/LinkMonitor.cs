@@ -9,18 +9,20 @@ namespace NetDev.Linux.Netlink;
 /// lost (ENOBUFS), it asks for the interface's current state instead of missing a change.
 /// </summary>
 /// <remarks>A notification is only a trigger: the monitor then reads the interface's current state, so a
-/// burst of changes (its own echoes included) is judged by where it ended, not by each step.
-/// <b>Invariants.</b> <c>_last</c> is the last state reported, touched only by
-/// the monitor thread after <see cref="Start"/>; events are delivered one at a time from that thread. While
-/// it runs, that thread holds one long-lived reference on the notification socket and the wake descriptor,
-/// whose raw values it polls.</remarks>
+/// burst of changes (its own echoes included) is judged by where it ended, not by each step. The interface
+/// is followed by its index, so a rename is one more change: the monitor takes the new name for its
+/// messages and its thread, and reports it in <see cref="Hosting.LinkState.Name"/>.
+/// <b>Invariants.</b> <c>_last</c> and <c>_device</c> are touched only by the monitor thread after
+/// <see cref="Start"/>, one thread at a time (<see cref="Stop"/> joins it before another <see cref="Start"/>);
+/// events are delivered one at a time from that thread. While it runs, that thread holds one long-lived
+/// reference on the notification socket and the wake descriptor, whose raw values it polls.</remarks>
 internal sealed class LinkMonitor : IDisposable
 {
     private readonly RtNetlinkSocket _notifications;
     private readonly RtNetlinkSocket _requests;
     private readonly WakeSignal _wake;
     private readonly int _ifIndex;
-    private readonly string _device;
+    private string _device;
     private ILinkEvents? _events;
     private Thread? _thread;
     private volatile bool _stopping;
@@ -39,23 +41,40 @@ internal sealed class LinkMonitor : IDisposable
         _wake = new WakeSignal(device);
     }
 
+    /// <summary>Starts (or, after <see cref="Stop"/>, starts again) reporting to <paramref name="events"/> on a thread of its own.</summary>
     internal void Start(ILinkEvents events)
     {
+        if (_thread is not null)
+        {
+            // Stopped from its own thread (a handler that moved the device), which has not ended yet.
+            throw new InvalidOperationException($"The link monitor of {_device} is still running.");
+        }
         _events = events;
+        _stopping = false;
         _thread = new Thread(Run) { IsBackground = true, Name = $"netdev {_device} events" };
         _thread.Start();
         // Anything that happened between creation and now is caught up with.
         _wake.Signal();
     }
 
-    public void Dispose()
+    /// <summary>
+    /// Stops reporting and waits for the thread to end, but keeps the socket subscribed: notifications
+    /// queue up meanwhile, and a later <see cref="Start"/> reads the state afresh anyway.
+    /// </summary>
+    internal void Stop()
     {
         _stopping = true;
         _wake.Signal();
         if (_thread is { } thread && thread != Thread.CurrentThread)
         {
             thread.Join();
+            _thread = null;
         }
+    }
+
+    public void Dispose()
+    {
+        Stop();
         _wake.Dispose();
         _notifications.Dispose();
     }
@@ -143,7 +162,13 @@ internal sealed class LinkMonitor : IDisposable
 
     private void Report()
     {
-        var state = _requests.GetLink(_ifIndex, _device).ToLinkState();
+        var link = _requests.GetLink(_ifIndex, _device);
+        if (link.Name is { } name && name != _device)
+        {
+            _device = name;
+            Thread.CurrentThread.Name = $"netdev {name} events";
+        }
+        var state = link.ToLinkState();
         if (state == _last)
         {
             return;

@@ -11,8 +11,9 @@ namespace NetDev.Linux.Tap;
 /// <remarks><b>Invariants.</b> The TAP descriptors stay open until <see cref="Dispose"/>; closing the last
 /// one removes the interface (the kernel does it, also if the process dies). A frame source holds its own
 /// reference on its descriptor, so the framework ends the queues' threads first, but a late read finds the
-/// descriptor still valid.</remarks>
-internal sealed class TapLink : IHostLink
+/// descriptor still valid. Requests name the interface by its index, so they reach it after a rename;
+/// <see cref="Name"/> follows the kernel's answers.</remarks>
+internal sealed partial class TapLink : IHostLink
 {
     private readonly SafeFileDescriptor[] _queues;
     private readonly object _netlinkLock = new();
@@ -22,10 +23,11 @@ internal sealed class TapLink : IHostLink
     private int _disposed;
     private int _notificationBuffer = 1 << 20;
     private LinuxHostOptions _options = new();
+    private volatile string _name;
 
     private TapLink(string name, int ifIndex, string? networkNamespace, SafeFileDescriptor[] queues, RtNetlinkSocket requests, LinkMonitor monitor)
     {
-        Name = name;
+        _name = name;
         IfIndex = ifIndex;
         NetworkNamespace = networkNamespace;
         _queues = queues;
@@ -33,7 +35,8 @@ internal sealed class TapLink : IHostLink
         _monitor = monitor;
     }
 
-    public string Name { get; }
+    /// <summary>The interface's name now: what it was created with, or what the kernel last said it was renamed to.</summary>
+    public string Name => _name;
 
     public int IfIndex { get; private set; }
 
@@ -169,7 +172,10 @@ internal sealed class TapLink : IHostLink
     {
         lock (_netlinkLock)
         {
-            return _requests.GetLink(IfIndex, Name).ToLinkState();
+            var link = _requests.GetLink(IfIndex, Name);
+            // Renamed by someone else (ip link set dev OLD name NEW): the index stays, the name follows.
+            _name = link.Name ?? _name;
+            return link.ToLinkState();
         }
     }
 
@@ -205,50 +211,6 @@ internal sealed class TapLink : IHostLink
                 request.String(Rtnl.IFLA_IFALIAS, alias);
             }
             _requests.Request(request, Name);
-        }
-    }
-
-    public void MoveToNetworkNamespace(string networkNamespace)
-    {
-        lock (_netlinkLock)
-        {
-            // The old namespace's sockets would only hear the interface leave; listening starts afresh in the new one.
-            _monitor.Dispose();
-            var path = Path.Combine(Linux.NetworkNamespace.Directory, networkNamespace);
-            using (var target = Interop.Open(path, Interop.O_RDONLY | Interop.O_CLOEXEC))
-            {
-                if (target.IsInvalid)
-                {
-                    throw Interop.Errors.LastException($"open {path}", Name);
-                }
-                // The number travels in the message; this block owns the descriptor and keeps it open until the kernel answered.
-                var move = new NetlinkMessageWriter(Rtnl.RTM_NEWLINK, Rtnl.NLM_F_REQUEST | Rtnl.NLM_F_ACK, IfIndex)
-                    .UInt32(Rtnl.IFLA_NET_NS_FD, (uint)target.Fd);
-                _requests.Request(move, Name);
-            }
-            var (requests, notifications, ifIndex) = Linux.NetworkNamespace.Run(networkNamespace, () =>
-            {
-                var newRequests = RtNetlinkSocket.Open(0, Name);
-                try
-                {
-                    var newNotifications = RtNetlinkSocket.Open(Rtnl.RTMGRP_LINK, Name, _notificationBuffer);
-                    return (newRequests, newNotifications, newRequests.GetLink(0, Name).IfIndex);
-                }
-                catch
-                {
-                    newRequests.Dispose();
-                    throw;
-                }
-            });
-            _requests.Dispose();
-            _requests = requests;
-            IfIndex = ifIndex;
-            NetworkNamespace = networkNamespace;
-            _monitor = new LinkMonitor(notifications, requests, ifIndex, Name);
-            if (_events is { } events)
-            {
-                _monitor.Start(events);
-            }
         }
     }
 

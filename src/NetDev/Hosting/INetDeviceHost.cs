@@ -49,7 +49,7 @@ public sealed record LinkRequest(
 /// <summary>One interface made by a host. Disposing it removes the interface.</summary>
 public interface IHostLink : IDisposable
 {
-    /// <summary>The interface's name as the system resolved it.</summary>
+    /// <summary>The interface's name as the system resolved it (a host that reports renames in <see cref="LinkState.Name"/> follows them here too).</summary>
     string Name { get; }
 
     /// <summary>The interface's index.</summary>
@@ -78,9 +78,11 @@ public interface IHostLink : IDisposable
 
     /// <summary>
     /// Moves the interface into network namespace <paramref name="networkNamespace"/> (a name under
-    /// <c>/run/netns</c>); it arrives down. Hosts without namespaces throw <see cref="NotSupportedException"/>.
+    /// <c>/run/netns</c>); it arrives down. A host checks what it can before it moves anything, so that
+    /// when it throws the interface is where it was and changes to it are still reported. Hosts without
+    /// namespaces throw <see cref="NotSupportedException"/>.
     /// </summary>
-    /// <exception cref="NetDevException">The system refused.</exception>
+    /// <exception cref="NetDevException">The system refused; the interface did not move.</exception>
     void MoveToNetworkNamespace(string networkNamespace) => throw new NotSupportedException("This host has no network namespaces.");
 
     /// <summary>

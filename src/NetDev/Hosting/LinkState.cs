@@ -7,7 +7,15 @@ namespace NetDev.Hosting;
 /// <param name="Flags">The interface flags (<c>IFF_*</c>), including up.</param>
 /// <param name="Carrier">Whether the carrier is on.</param>
 /// <param name="TxQueueLength">The transmit queue length.</param>
-public sealed record LinkState(bool AdminUp, int Mtu, MacAddress MacAddress, DeviceFlags Flags, bool Carrier, int TxQueueLength);
+public sealed record LinkState(bool AdminUp, int Mtu, MacAddress MacAddress, DeviceFlags Flags, bool Carrier, int TxQueueLength)
+{
+    /// <summary>
+    /// The interface's name (<c>IFLA_IFNAME</c>), when the host reports it; <see langword="null"/> when it
+    /// does not, and the device keeps the name it has. A different name means someone renamed the
+    /// interface (<c>ip link set dev OLD name NEW</c>), and the device takes it.
+    /// </summary>
+    public string? Name { get; init; }
+}
 
 /// <summary>A change to make to an interface; <see langword="null"/> members stay as they are.</summary>
 public sealed record LinkConfiguration

@@ -145,6 +145,28 @@ public sealed class FakeLink : IHostLink
         }
     }
 
+    /// <summary>What <see cref="QueryState"/> answers: the system's state when set, otherwise nothing (a host that only pushes state).</summary>
+    public LinkState? State { get; set; }
+
+    public LinkState? QueryState() => State;
+
+    public string? NetworkNamespace { get; private set; }
+
+    /// <summary>When it returns an exception for a namespace, <see cref="MoveToNetworkNamespace"/> throws it instead of moving.</summary>
+    public Func<string, Exception?>? MoveFailure { get; set; }
+
+    public void MoveToNetworkNamespace(string networkNamespace)
+    {
+        _log.Add($"link.MoveToNetworkNamespace({networkNamespace})");
+        if (MoveFailure?.Invoke(networkNamespace) is { } failure)
+        {
+            throw failure;
+        }
+        NetworkNamespace = networkNamespace;
+        // The kernel sets a moved interface down.
+        IsAdminUp = false;
+    }
+
     public DropReason? DeliverToSystem(int queue, SkBuff skb)
     {
         _log.Add("link.DeliverToSystem");
