@@ -30,7 +30,7 @@ public sealed partial class TunnelDriver
     private SocketError _lastLoggedReceiveError = SocketError.Success;
 
     /// <summary>What the receiver made of one datagram; each verdict is counted.</summary>
-    private enum RxVerdict
+    internal enum RxVerdict
     {
         Accepted,
         ForeignSource,
@@ -164,7 +164,7 @@ public sealed partial class TunnelDriver
     /// <summary>Hands the datagram's frame to the system, or drops it with the reason its verdict gives.</summary>
     private void Deliver(NetDevice<TunnelDriver> device, [TakesOwnership] SkBuff skb, int received, SocketAddress source)
     {
-        var verdict = Inspect(skb.Data, received, source, device.Mtu + NetDevice.LinkOverhead);
+        var verdict = Accept(skb, received, source.Equals(_remoteAddress), device.Mtu + NetDevice.LinkOverhead);
         _rxVerdicts[(int)verdict]++;
         if (verdict != RxVerdict.Accepted)
         {
@@ -172,9 +172,6 @@ public sealed partial class TunnelDriver
             return;
         }
         _rxBytes += received;
-        skb.Trim(received);
-        skb.Pull(TunnelHeader.Length);
-        skb.Protocol = BinaryPrimitives.ReadUInt16BigEndian(skb.Data[(2 * MacAddress.Length)..]);
         if (_coalescer is { } coalescer)
         {
             coalescer.Receive(skb);
@@ -186,12 +183,27 @@ public sealed partial class TunnelDriver
     }
 
     /// <summary>
-    /// Judges one datagram of <paramref name="received"/> bytes read into <paramref name="buffer"/>
-    /// (which holds fewer when the datagram was truncated): its source first, then its size, then its header.
+    /// Judges one datagram of <paramref name="received"/> bytes read into <paramref name="skb"/>'s data
+    /// (which holds fewer when the datagram was truncated): its source first, then its size, then its
+    /// header. An accepted datagram's frame becomes the data (the header pulled, the protocol set); any
+    /// other verdict leaves the frame as it is. The frame is borrowed.
     /// </summary>
-    private RxVerdict Inspect(ReadOnlySpan<byte> buffer, int received, SocketAddress source, int largestFrame)
+    /// <remarks>Internal rather than private so that the fuzz target feeds it arbitrary datagrams.</remarks>
+    internal static RxVerdict Accept(SkBuff skb, int received, bool fromPeer, int largestFrame)
     {
-        if (!source.Equals(_remoteAddress))
+        var verdict = Inspect(skb.Data, received, fromPeer, largestFrame);
+        if (verdict == RxVerdict.Accepted)
+        {
+            skb.Trim(received);
+            skb.Pull(TunnelHeader.Length);
+            skb.Protocol = BinaryPrimitives.ReadUInt16BigEndian(skb.Data[(2 * MacAddress.Length)..]);
+        }
+        return verdict;
+    }
+
+    private static RxVerdict Inspect(ReadOnlySpan<byte> buffer, int received, bool fromPeer, int largestFrame)
+    {
+        if (!fromPeer)
         {
             return RxVerdict.ForeignSource;
         }
@@ -218,7 +230,7 @@ public sealed partial class TunnelDriver
         return frameLength > largestFrame ? RxVerdict.TooBig : RxVerdict.Accepted;
     }
 
-    private static DropReason DropReasonOf(RxVerdict verdict) => verdict switch
+    internal static DropReason DropReasonOf(RxVerdict verdict) => verdict switch
     {
         RxVerdict.ForeignSource => DropReason.ForeignSource,
         RxVerdict.TooShort or RxVerdict.RuntFrame => DropReason.PacketTooSmall,

@@ -29,12 +29,16 @@ internal sealed record LinkMessage(
         Name = Name,
     };
 
-    /// <summary>Parses the payload of an RTM_NEWLINK/RTM_DELLINK message (after the nlmsghdr).</summary>
-    internal static LinkMessage Parse(ReadOnlySpan<byte> payload)
+    /// <summary>
+    /// Parses the payload of an RTM_NEWLINK/RTM_DELLINK message (after the nlmsghdr): <see langword="null"/>
+    /// when it is shorter than struct ifinfomsg, which names the interface. Attributes cut short or of the
+    /// wrong size are left out; nothing in the payload makes it throw.
+    /// </summary>
+    internal static LinkMessage? Parse(ReadOnlySpan<byte> payload)
     {
         if (payload.Length < Rtnl.IfInfoMsgLength)
         {
-            throw new InvalidDataException($"A link message of {payload.Length} bytes is shorter than struct ifinfomsg.");
+            return null;
         }
         var index = BinaryPrimitives.ReadInt32LittleEndian(payload[4..]);
         var flags = BinaryPrimitives.ReadUInt32LittleEndian(payload[8..]);

@@ -92,7 +92,7 @@ internal sealed class RtNetlinkSocket : IDisposable
                 }
                 else if (type == Rtnl.RTM_NEWLINK)
                 {
-                    return LinkMessage.Parse(payload);
+                    return LinkMessage.Parse(payload) ?? throw new NetDevException(0, "RTM_GETLINK", name, "the kernel's answer is shorter than an interface header");
                 }
             }
         }
@@ -129,12 +129,19 @@ internal sealed class RtNetlinkSocket : IDisposable
                         throw Interop.Errors.Exception(errno, "recv(rtnetlink notifications)", device);
                 }
             }
-            foreach (var message in Split(_receiveBuffer, (int)received))
+            ParseNotifications(_receiveBuffer.AsSpan(0, (int)received), messages);
+        }
+    }
+
+    /// <summary>Adds the link messages (RTM_NEWLINK, RTM_DELLINK) in what one <c>recv</c> on a notification socket returned to <paramref name="messages"/>.</summary>
+    internal static void ParseNotifications(ReadOnlySpan<byte> received, List<(ushort Type, LinkMessage Link)> messages)
+    {
+        foreach (var message in Split(received))
+        {
+            // A link message too short to name its interface cannot concern the device: it is skipped.
+            if (message.Type is Rtnl.RTM_NEWLINK or Rtnl.RTM_DELLINK && LinkMessage.Parse(message.Payload) is { } link)
             {
-                if (message.Type is Rtnl.RTM_NEWLINK or Rtnl.RTM_DELLINK)
-                {
-                    messages.Add((message.Type, LinkMessage.Parse(message.Payload)));
-                }
+                messages.Add((message.Type, link));
             }
         }
     }
@@ -183,7 +190,7 @@ internal sealed class RtNetlinkSocket : IDisposable
                 throw Interop.Errors.LastException(operation, device);
             }
             var done = false;
-            foreach (var message in Split(_receiveBuffer, (int)received))
+            foreach (var message in Split(_receiveBuffer.AsSpan(0, (int)received)))
             {
                 if (message.Sequence != sequence)
                 {
@@ -199,8 +206,13 @@ internal sealed class RtNetlinkSocket : IDisposable
         }
     }
 
-    private static void ThrowIfError(ReadOnlySpan<byte> payload, string operation, string? device)
+    /// <summary>Throws the error an NLMSG_ERROR message's payload carries; an acknowledgement (error 0) passes.</summary>
+    internal static void ThrowIfError(ReadOnlySpan<byte> payload, string operation, string? device)
     {
+        if (payload.Length < sizeof(int))
+        {
+            throw new NetDevException(0, operation, device, "the kernel's error message is too short to hold its error code");
+        }
         var error = BinaryPrimitives.ReadInt32LittleEndian(payload);
         if (error < 0)
         {
@@ -208,13 +220,14 @@ internal sealed class RtNetlinkSocket : IDisposable
         }
     }
 
-    private static List<NetlinkMessage> Split(byte[] buffer, int length)
+    /// <summary>The whole netlink messages in what one <c>recv</c> returned; a cut or impossible header ends the list.</summary>
+    internal static List<NetlinkMessage> Split(ReadOnlySpan<byte> received)
     {
         var messages = new List<NetlinkMessage>();
         var offset = 0;
-        while (offset + Rtnl.NlMsgHeaderLength <= length)
+        while (offset + Rtnl.NlMsgHeaderLength <= received.Length)
         {
-            var span = buffer.AsSpan(offset, length - offset);
+            var span = received[offset..];
             var messageLength = (int)BinaryPrimitives.ReadUInt32LittleEndian(span);
             if (messageLength < Rtnl.NlMsgHeaderLength || messageLength > span.Length)
             {
@@ -230,5 +243,5 @@ internal sealed class RtNetlinkSocket : IDisposable
         return messages;
     }
 
-    private readonly record struct NetlinkMessage(ushort Type, ushort Flags, uint Sequence, byte[] Payload);
+    internal readonly record struct NetlinkMessage(ushort Type, ushort Flags, uint Sequence, byte[] Payload);
 }

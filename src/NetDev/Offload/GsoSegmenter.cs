@@ -121,7 +121,8 @@ public static class GsoSegmenter
 
     private static SkBuff RentCopy(SkBuff original, SkBuffPool pool, int length)
     {
-        var copy = pool.Rent(pool.Headroom + length);
+        // At least one byte past the headroom, which is all a pool refuses: an empty frame copies to an empty one.
+        var copy = pool.Rent(pool.Headroom + Math.Max(length, 1));
         copy.Put(length);
         copy.Protocol = original.Protocol;
         copy.QueueIndex = original.QueueIndex;

@@ -106,6 +106,23 @@ public sealed class GsoSegmenterProperties
         skb.Consume();
     }
 
+    [Fact]
+    public void AnEmptyFrameWithoutSegmentationIsOneEmptySegment()
+    {
+        // Found by the gso fuzz target: copying a 0-byte frame asked the pool for no room past its headroom, which it refuses.
+        var skb = Pool.Rent();
+        var sink = new CollectingSink();
+
+        Assert.Equal(OffloadResult.Done, GsoSegmenter.Segment(skb, Pool, sink));
+        Assert.Empty(Assert.Single(sink.TakeBytes()));
+
+        Assert.Equal(OffloadResult.Done, GsoSegmenter.SegmentInPlace(skb, out var walk));
+        Assert.True(walk.MoveNext(skb));
+        Assert.Equal(0, skb.Length);
+        Assert.False(walk.MoveNext(skb));
+        skb.Consume();
+    }
+
     public static TheoryData<string, Func<GsoCase, byte[], SkBuffOffload, (byte[], SkBuffOffload)>, OffloadResult> Refusals => new()
     {
         { "TCPv6 type on an IPv4 frame", (g, f, o) => (f, o with { GsoType = GsoType.TcpV6 }), OffloadResult.Malformed },
