@@ -60,10 +60,6 @@ internal sealed class TapLink : IHostLink
         {
             // Subscribed before the interface exists, so no change to it can be missed.
             notifications = RtNetlinkSocket.Open(Rtnl.RTMGRP_LINK, template, notificationBuffer);
-            if (!template.Contains('%'))
-            {
-                RefuseExisting(requests, template);
-            }
             var virtioNetHeader = request.Features != DeviceFeatures.None;
             (var name, queues) = TapQueues.Create(template, request.QueueCount, virtioNetHeader);
             var features = virtioNetHeader ? TapQueues.NegotiateOffloads(queues[0], request.Features, name) : DeviceFeatures.None;
@@ -94,20 +90,6 @@ internal sealed class TapLink : IHostLink
             requests.Dispose();
             throw;
         }
-    }
-
-    private static void RefuseExisting(RtNetlinkSocket requests, string name)
-    {
-        try
-        {
-            requests.GetLink(0, name);
-        }
-        catch (NetDevException error) when (error.Errno == Errno.ENODEV)
-        {
-            return;
-        }
-        // TUNSETIFF would attach to an existing persistent TAP of that name; a new device must not.
-        throw new NetDevException(Errno.EEXIST, "TUNSETIFF", name, "an interface with this name already exists");
     }
 
     public ITransmitSource OpenTransmitSource(int queue)
