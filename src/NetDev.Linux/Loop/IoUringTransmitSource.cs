@@ -99,6 +99,8 @@ internal sealed class IoUringTransmitSource : ITransmitSource
         _wake.Descriptor.ReleaseHold(ref _wakeReferenced);
         _tap.ReleaseHold(ref _tapReferenced);
         _wake.Dispose();
+        // The queue's thread ends now; a pair-like driver wrote batches from it to its peer.
+        IoUringWriter.ReleaseCurrentThread();
         if (!returned)
         {
             throw new NetDevException(Errno.EBUSY, $"cancel io_uring reads of TAP queue {_queueIndex}", _device,

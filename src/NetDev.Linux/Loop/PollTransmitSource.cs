@@ -121,6 +121,8 @@ internal sealed class PollTransmitSource : ITransmitSource
         _wake.Descriptor.ReleaseHold(ref _wakeReferenced);
         _tap.ReleaseHold(ref _tapReferenced);
         _wake.Dispose();
+        // The queue's thread ends now; a pair-like driver wrote batches from it to its peer.
+        IoUringWriter.ReleaseCurrentThread();
     }
 
     /// <summary>A poll timeout: the delay rounded up to whole milliseconds, −1 for none.</summary>

@@ -357,5 +357,8 @@ internal sealed class TapLink : IHostLink
         {
             _requests.Dispose();
         }
+        // The threads that wrote batches to this link have ended by now (the queues' and the driver's own):
+        // their writer rings close here rather than whenever a finalizer would have run.
+        IoUringWriter.ReleaseEnded();
     }
 }
