@@ -51,6 +51,7 @@ public abstract class NetDevice : ILinkEvents
     private bool _tearingDown;
     private string? _configuredName;
     private bool _moving;
+    private protected readonly DriverQueryGate _queries = new();
 
     private protected NetDevice(string driverName, int txQueues, int rxQueues, ILogger? logger)
     {
@@ -526,7 +527,18 @@ public abstract class NetDevice : ILinkEvents
             stats.TxErrors += queue.TxErrors;
             stats.RxErrors += queue.RxErrors;
         }
-        GetStats64Operation(ref stats);
+        // The released or uninitialised driver is not asked; its own counters are then left out.
+        if (_queries.TryEnter())
+        {
+            try
+            {
+                GetStats64Operation(ref stats);
+            }
+            finally
+            {
+                _queries.Leave();
+            }
+        }
         return stats;
     }
 
@@ -585,7 +597,18 @@ public abstract class NetDevice : ILinkEvents
         {
             statistics.Add(new($"{(drop.Direction == TrafficDirection.Transmit ? "tx" : "rx")}_drop_{drop.Reason}", drop.Count));
         }
-        statistics.AddRange(DriverStatistics());
+        if (_queries.TryEnter())
+        {
+            try
+            {
+                // Enumerated inside the gate: a driver may hand back a lazy sequence.
+                statistics.AddRange(DriverStatistics());
+            }
+            finally
+            {
+                _queries.Leave();
+            }
+        }
         return statistics;
     }
 
@@ -807,6 +830,9 @@ public abstract class NetDevice : ILinkEvents
 
     /// <summary>Marks teardown: events from the host are ignored and the device refuses changes from now on. Caller holds the control lock.</summary>
     internal void BeginTeardown() => _tearingDown = true;
+
+    /// <summary>Before the driver's <c>Uninit</c>: its <c>GetStats64</c> and ethtool operations are not called again (see <see cref="DriverQueryGate"/>).</summary>
+    internal void EndDriverQueries() => _queries.Close();
 
     /// <summary>
     /// After the driver's <c>Uninit</c>: the device lets go of its link, so no later call on the device can
@@ -1114,16 +1140,33 @@ public sealed class NetDevice<TDriver> : NetDevice where TDriver : class, IDevic
     public TDriver DriverData { get; }
 
     /// <inheritdoc/>
-    public override DriverInfo GetDriverInfo() => _ethtool?.GetDriverInfo(this) ?? DriverInfo.For(this);
+    public override DriverInfo GetDriverInfo() => Ethtool(static (ethtool, device) => ethtool.GetDriverInfo(device)) ?? DriverInfo.For(this);
 
     /// <inheritdoc/>
-    public override TimestampingInfo GetTsInfo() => _ethtool?.GetTsInfo(this) ?? TimestampingInfo.Software;
+    public override TimestampingInfo GetTsInfo() => Ethtool(static (ethtool, device) => ethtool.GetTsInfo(device)) ?? TimestampingInfo.Software;
 
     /// <inheritdoc/>
-    public override LinkSettings GetLinkSettings() => _ethtool?.GetLinkSettings(this) ?? LinkSettings.Unknown;
+    public override LinkSettings GetLinkSettings() => Ethtool(static (ethtool, device) => ethtool.GetLinkSettings(device)) ?? LinkSettings.Unknown;
 
     /// <inheritdoc/>
-    public override RingParameters GetRingParameters() => _ethtool?.GetRingParameters(this) ?? RingParameters.For(this);
+    public override RingParameters GetRingParameters() => Ethtool(static (ethtool, device) => ethtool.GetRingParameters(device)) ?? RingParameters.For(this);
+
+    /// <summary>The driver's answer to an ethtool query; null when it has no ethtool operations or may no longer be asked (see <see cref="DriverQueryGate"/>).</summary>
+    private T? Ethtool<T>(Func<IEthtoolOperations<TDriver>, NetDevice<TDriver>, T> query) where T : class
+    {
+        if (_ethtool is null || !_queries.TryEnter())
+        {
+            return null;
+        }
+        try
+        {
+            return query(_ethtool, this);
+        }
+        finally
+        {
+            _queries.Leave();
+        }
+    }
 
     internal override TxResult StartXmitCore(SkBuff skb)
     {
