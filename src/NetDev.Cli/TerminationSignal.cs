@@ -31,8 +31,8 @@ internal sealed class TerminationSignal : IDisposable
     /// <summary>Cancelled when SIGINT or SIGTERM arrives, for work that should stop early.</summary>
     public CancellationToken Token => _cancellation.Token;
 
-    /// <summary>Blocks until SIGINT or SIGTERM arrives (returns at once if one already did).</summary>
-    public void Wait() => _received.Wait();
+    /// <summary>Set once SIGINT or SIGTERM has arrived, to wait for together with something else.</summary>
+    public WaitHandle WaitHandle => _received.WaitHandle;
 
     public void Dispose()
     {

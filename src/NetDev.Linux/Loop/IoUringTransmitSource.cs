@@ -81,7 +81,9 @@ internal sealed class IoUringTransmitSource : ITransmitSource
         if (tapError != 0 && _tapUsable)
         {
             _tapUsable = false;
-            _failure = Interop.Errors.Exception(tapError, $"read TAP queue {_queueIndex}", _device);
+            _failure = tapError == Errno.EBADFD
+                ? PollTransmitSource.Deleted($"read TAP queue {_queueIndex}", _device)
+                : Interop.Errors.Exception(tapError, $"read TAP queue {_queueIndex}", _device);
         }
     }
 

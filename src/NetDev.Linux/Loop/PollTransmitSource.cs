@@ -97,9 +97,9 @@ internal sealed class PollTransmitSource : ITransmitSource
         }
         if (_tapUsable && (fds[0].ReturnedEvents & (Interop.POLLERR | Interop.POLLHUP | Interop.POLLNVAL)) != 0)
         {
+            // A TAP queue polls as an error only once its interface is gone (tun_chr_poll without a tun).
             _tapUsable = false;
-            _failure = new NetDevException(Errno.EIO, $"poll TAP queue {_queueIndex}", _device,
-                "the TAP queue reports an error; was the interface deleted?");
+            _failure = Deleted($"poll TAP queue {_queueIndex}", _device);
         }
     }
 
@@ -124,6 +124,14 @@ internal sealed class PollTransmitSource : ITransmitSource
         // The queue's thread ends now; a pair-like driver wrote batches from it to its peer.
         IoUringWriter.ReleaseCurrentThread();
     }
+
+    /// <summary>
+    /// What a TAP queue whose interface was deleted under it says (someone's <c>ip link del</c>, or its
+    /// namespace destroyed): ENODEV, as the link monitor reports the same event, so an owner recognises one
+    /// condition whichever thread noticed it first.
+    /// </summary>
+    internal static NetDevException Deleted(string operation, string device) =>
+        new(Errno.ENODEV, operation, device, "the interface was deleted by someone else");
 
     /// <summary>A poll timeout: the delay rounded up to whole milliseconds, −1 for none.</summary>
     internal static int Milliseconds(TimeSpan? delay) =>
@@ -182,9 +190,11 @@ internal sealed class PollTransmitSource : ITransmitSource
                     case Errno.EINTR:
                         continue;
                     default:
-                        // EBADFD, EIO: the interface is gone; anything else is as final.
+                        // EBADFD: the queue is detached, its interface gone; anything else is as final.
                         _tapUsable = false;
-                        _failure = Interop.Errors.Exception(errno, $"read TAP queue {_queueIndex}", _device);
+                        _failure = errno == Errno.EBADFD
+                            ? Deleted($"read TAP queue {_queueIndex}", _device)
+                            : Interop.Errors.Exception(errno, $"read TAP queue {_queueIndex}", _device);
                         return false;
                 }
             }

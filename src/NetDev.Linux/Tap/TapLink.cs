@@ -71,7 +71,7 @@ internal sealed class TapLink : IHostLink
                 .UInt32(Rtnl.IFLA_TXQLEN, (uint)request.TxQueueLength)
                 .String(Rtnl.IFLA_IFALIAS, $"netdev: {request.DriverName} driver, pid {Environment.ProcessId}");
             requests.Request(configure, name);
-            var monitor = new LinkMonitor(notifications, requests, ifIndex, name);
+            var monitor = new LinkMonitor(notifications, requests, ifIndex, name, networkNamespace);
             return new TapLink(name, ifIndex, networkNamespace, queues, requests, monitor)
             {
                 _notificationBuffer = notificationBuffer,
@@ -143,7 +143,14 @@ internal sealed class TapLink : IHostLink
         {
             var request = new NetlinkMessageWriter(Rtnl.RTM_NEWLINK, Rtnl.NLM_F_REQUEST | Rtnl.NLM_F_ACK, IfIndex,
                 up ? (uint)DeviceFlags.Up : 0, (uint)DeviceFlags.Up);
-            _requests.Request(request, Name);
+            try
+            {
+                _requests.Request(request, Name);
+            }
+            catch (NetDevException error) when (error.Errno == Errno.ENODEV && !up)
+            {
+                // Deleted by someone else (the monitor reports that): an interface that is gone is down, as asked.
+            }
         }
     }
 
@@ -226,7 +233,7 @@ internal sealed class TapLink : IHostLink
             _requests = requests;
             IfIndex = ifIndex;
             NetworkNamespace = networkNamespace;
-            _monitor = new LinkMonitor(notifications, requests, ifIndex, Name);
+            _monitor = new LinkMonitor(notifications, requests, ifIndex, Name, networkNamespace);
             if (_events is { } events)
             {
                 _monitor.Start(events);
