@@ -13,13 +13,8 @@ public sealed class DeviceLossTests
     [Fact]
     public async Task DeletingOneEndOfAPairEndsTheRunWithOneSentenceAndRemovesTheOther()
     {
-        using var directory = new TempDirectory();
-        await using var ns1 = await NetworkNamespace.CreateAsync();
-        await using var ns2 = await NetworkNamespace.CreateAsync();
-        await using var cli = CliProcess.Start(ns1,
-            ["run", "pair", "--name", "ndta", "--peer-name", "ndtb", "--netns", ns1.Name, "--peer-netns", ns2.Name],
-            controlDirectory: directory.Path);
-        Assert.Equal(["ndta", "ndtb"], await cli.ReadReadyAsync(2));
+        await using var run = await RunningPair.StartAsync();
+        var (directory, ns1, ns2, cli) = (run.Directory, run.First, run.Second, run.Cli);
 
         (await ns1.IpAsync("link", "del", "ndta")).EnsureSuccess();
 
@@ -35,13 +30,8 @@ public sealed class DeviceLossTests
     [Fact]
     public async Task DeletingTheNamespaceOfAnEndEndsTheRunWithOneSentenceAndRemovesBothEnds()
     {
-        using var directory = new TempDirectory();
-        await using var ns1 = await NetworkNamespace.CreateAsync();
-        await using var ns2 = await NetworkNamespace.CreateAsync();
-        await using var cli = CliProcess.Start(ns1,
-            ["run", "pair", "--name", "ndta", "--peer-name", "ndtb", "--netns", ns1.Name, "--peer-netns", ns2.Name],
-            controlDirectory: directory.Path);
-        Assert.Equal(["ndta", "ndtb"], await cli.ReadReadyAsync(2));
+        await using var run = await RunningPair.StartAsync();
+        var (directory, ns1, ns2, cli) = (run.Directory, run.First, run.Second, run.Cli);
 
         (await Shell.RunAsync("ip", "netns", "del", ns2.Name)).EnsureSuccess();
 
@@ -63,5 +53,50 @@ public sealed class DeviceLossTests
         Assert.All(mentions, mention => Assert.Contains(mention, line));
         Assert.DoesNotContain("Exception", line);
         Assert.DoesNotContain(" at ", line);
+    }
+
+    /// <summary><c>netdev run pair</c> with ndta in one namespace and ndtb in another, both ready; all removed on dispose.</summary>
+    private sealed class RunningPair : IAsyncDisposable
+    {
+        private RunningPair(TempDirectory directory, NetworkNamespace first, NetworkNamespace second, CliProcess cli) =>
+            (Directory, First, Second, Cli) = (directory, first, second, cli);
+
+        public TempDirectory Directory { get; }
+
+        public NetworkNamespace First { get; }
+
+        public NetworkNamespace Second { get; }
+
+        public CliProcess Cli { get; }
+
+        public static async Task<RunningPair> StartAsync()
+        {
+            var directory = new TempDirectory();
+            var first = await NetworkNamespace.CreateAsync();
+            var second = await NetworkNamespace.CreateAsync();
+            var cli = CliProcess.Start(first,
+                ["run", "pair", "--name", "ndta", "--peer-name", "ndtb", "--netns", first.Name, "--peer-netns", second.Name],
+                controlDirectory: directory.Path);
+            var run = new RunningPair(directory, first, second, cli);
+            try
+            {
+                Assert.Equal(["ndta", "ndtb"], await cli.ReadReadyAsync(2));
+                return run;
+            }
+            catch
+            {
+                await run.DisposeAsync();
+                throw;
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            // The CLI first: the namespaces go once no process keeps them.
+            await Cli.DisposeAsync();
+            await Second.DisposeAsync();
+            await First.DisposeAsync();
+            Directory.Dispose();
+        }
     }
 }

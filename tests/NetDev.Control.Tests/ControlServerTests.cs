@@ -11,7 +11,7 @@ namespace NetDev.Control.Tests;
 /// temporary control directory, started as a device's owner starts it: what each request answers, the
 /// protocol's errors, and the socket's life (it follows a move, and goes with its device).
 /// </summary>
-public sealed class ControlServerTests : IDisposable
+public sealed partial class ControlServerTests : IDisposable
 {
     private readonly TestNamespace _ns = new();
     private readonly TempDirectory _directory = new();

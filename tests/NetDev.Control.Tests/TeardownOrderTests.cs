@@ -1,35 +1,24 @@
-using NetDev.Linux;
-
 namespace NetDev.Control.Tests;
 
 /// <summary>
-/// A control request that arrives while the device is being torn down is answered from the framework's
-/// counters alone: the driver's <c>GetStats64</c> and ethtool operations are never called during or after
-/// its <c>Uninit</c>.
+/// Teardown order: a control request that arrives while the device is being torn down is answered from
+/// the framework's counters alone; the driver's <c>GetStats64</c> and ethtool operations are never called
+/// during or after its <c>Uninit</c>.
 /// </summary>
-public sealed class TeardownOrderTests : IDisposable
+public sealed partial class ControlServerTests
 {
-    private readonly TestNamespace _ns = new();
-    private readonly TempDirectory _directory = new();
-
-    public void Dispose()
-    {
-        _ns.Dispose();
-        _directory.Dispose();
-    }
-
     [Fact]
     public void RequestsDuringUninitDoNotCallTheDriver()
     {
         var driver = new UninitGateDriver();
-        var registration = new Registration<UninitGateDriver>(new LinuxHost(new LinuxHostOptions { NetworkNamespace = _ns.Name }), 1, 1, driver);
+        var registration = new Registration<UninitGateDriver>(Host(_ns.Name), 1, 1, driver);
         Task? teardown = null;
         try
         {
             registration.Device.Name = "ndtu0";
             registration.Register();
-            using var server = ControlServer.Start(registration.Device, new ControlServerOptions { Directory = _directory.Path });
-            using var client = ControlClient.ConnectOrRemoveStale(Assert.Single(ControlDirectory.List(_directory.Path)))!;
+            using var server = ControlServer.Start(registration.Device, Options);
+            using var client = ConnectOnly();
             Assert.Equal(7, client.GetStats(queues: false).Stats64.Collisions);
             Assert.Contains(client.GetStatistics(), counter => counter.Name == "gate_queries");
 

@@ -12,11 +12,7 @@ public sealed class DeviceLossTests
     public void IpLinkDelIsReportedAsEnodevAndTheDeviceStillDisposesCleanly()
     {
         using var ns = new TestNamespace();
-        var errors = new ConcurrentQueue<Exception>();
-        var registration = new Registration<RecordingDriver>(ns.Host, 1, 1, new RecordingDriver());
-        registration.Device.Name = "ndgone0";
-        registration.Device.Error += (_, e) => errors.Enqueue(e.Exception);
-        registration.Register();
+        var (registration, errors) = Register(ns, "ndgone0");
         registration.Device.BringUp();
 
         ns.Ip("link del ndgone0");
@@ -33,11 +29,7 @@ public sealed class DeviceLossTests
     public void IpNetnsDelOfTheDevicesNamespaceIsReportedAsEnodev()
     {
         using var ns = new TestNamespace();
-        var errors = new ConcurrentQueue<Exception>();
-        var registration = new Registration<RecordingDriver>(ns.Host, 1, 1, new RecordingDriver());
-        registration.Device.Name = "ndgone1";
-        registration.Device.Error += (_, e) => errors.Enqueue(e.Exception);
-        registration.Register();
+        var (registration, errors) = Register(ns, "ndgone1");
 
         // The device's sockets keep the namespace alive, so the kernel says nothing: only its name goes.
         Shell.Run("ip", $"netns del {ns.Name}");
@@ -47,5 +39,16 @@ public sealed class DeviceLossTests
         Assert.Equal(Errno.ENODEV, error.Errno);
         Assert.Contains(ns.Name, error.Description);
         registration.Dispose();
+    }
+
+    /// <summary>A registered device in <paramref name="ns"/> and the errors it reports from then on.</summary>
+    private static (Registration<RecordingDriver> Registration, ConcurrentQueue<Exception> Errors) Register(TestNamespace ns, string name)
+    {
+        var errors = new ConcurrentQueue<Exception>();
+        var registration = new Registration<RecordingDriver>(ns.Host, 1, 1, new RecordingDriver());
+        registration.Device.Name = name;
+        registration.Device.Error += (_, e) => errors.Enqueue(e.Exception);
+        registration.Register();
+        return (registration, errors);
     }
 }
