@@ -13,32 +13,38 @@ internal static class DeviceRunner
     /// and returns the exit code. Devices are announced and reported in the order the groups list them;
     /// each serves its control endpoint as <paramref name="control"/> says from its registration on.
     /// </summary>
-    /// <remarks>On any failure every group registered so far is torn down before the error is reported:
-    /// one error path undoes exactly what was done.</remarks>
+    /// <remarks>
+    /// <para>On any failure every group registered so far is torn down before the error is reported:
+    /// one error path undoes exactly what was done.</para>
+    /// <para>A device removed from outside — <c>ip link del</c>, or <c>ip netns del</c> of its namespace — ends
+    /// the run as a signal would, but with one sentence saying which device went and why, and exit code
+    /// <see cref="ExitCodes.DeviceLost"/>: the devices left are removed and every device's counters printed
+    /// (the lost one's as the framework counted them). Serving on with a device missing would leave a pair
+    /// with one end, or a run that no longer matches its command line. A device degraded otherwise (a thread
+    /// of it died: <see cref="NetDevice.Degraded"/>) ends the run the same way, with exit code
+    /// <see cref="ExitCodes.Failure"/>.</para>
+    /// </remarks>
     public static int Run(IReadOnlyList<DeviceGroup> groups, ControlServerOptions control, TextWriter output, TextWriter error)
     {
         using var termination = new TerminationSignal(error);
         using var endpoints = new DeviceEndpoints(control);
+        using var loss = new DeviceLoss();
         var registered = new List<NetDevice>();
         try
         {
             foreach (var group in groups)
             {
-                if (termination.IsReceived)
+                if (termination.IsReceived || loss.Lost is not null || loss.Degraded is not null)
                 {
                     break;
                 }
+                loss.Watch(group.Devices);
                 group.Register();
                 registered.AddRange(group.Devices);
-                foreach (var device in group.Devices)
-                {
-                    // A device that can no longer work as asked ends the run, which then fails.
-                    device.Degraded += (_, e) => termination.Stop($"{device.Name} is degraded: {e.Exception.Message}");
-                }
                 endpoints.Serve(group.Devices);
                 group.BringUp();
             }
-            if (!termination.IsReceived)
+            if (!termination.IsReceived && loss.Lost is null && loss.Degraded is null)
             {
                 // "ready" means every device is up, so a reader may act on the first line it sees.
                 foreach (var device in registered)
@@ -46,59 +52,186 @@ internal static class DeviceRunner
                     output.WriteLine($"ready: {device.Name}");
                 }
                 output.Flush();
-                termination.Wait();
+                WaitHandle.WaitAny([termination.WaitHandle, loss.WaitHandle]);
             }
         }
-        catch (NetDevException failure)
+        catch (NetDevException failure) when (loss.Lost is null)
         {
             // The message is one sentence with the errno, and the CAP_NET_ADMIN hint when privilege is missing.
             TearDown(groups, endpoints, error);
             error.WriteLine($"netdev: {failure.Message}");
             return ExitCodes.Failure;
         }
-        catch
+        catch (Exception failure) when (loss.Lost is null || failure is not NetDevException)
         {
             TearDown(groups, endpoints, error);
             throw;
         }
+        catch (NetDevException)
+        {
+            // A step failed because a device had just been removed from outside: that is the news, said below.
+        }
 
-        if (termination.Reason is { } reason)
+        if (loss.Lost is { } lost)
         {
-            error.WriteLine($"netdev: {reason}; removing the devices");
-            error.Flush();
+            Say(error, lost.Device, registered, lost.Error.Description);
         }
-        var clean = TearDown(groups, endpoints, error);
-        foreach (var device in registered)
+        else if (loss.Degraded is { } degraded)
         {
-            output.WriteLine($"{device.Name} {device.GetStats()}");
+            Say(error, degraded.Device, registered, $"degraded: {degraded.Reason.Message}");
         }
-        output.Flush();
-        return clean && termination.Reason is null ? ExitCodes.Success : ExitCodes.Failure;
+        var clean = TearDown(groups, endpoints, error, registered, output);
+        return !clean || loss.Degraded is not null && loss.Lost is null ? ExitCodes.Failure
+            : loss.Lost is not null ? ExitCodes.DeviceLost
+            : ExitCodes.Success;
     }
 
+    /// <summary>The one sentence that ends a run early: which device, what happened, what is done about it.</summary>
+    private static void Say(TextWriter error, NetDevice device, IReadOnlyList<NetDevice> registered, string what)
+    {
+        var others = registered.Where(other => other != device).Select(other => other.Name).ToList();
+        error.WriteLine($"netdev: {device.Name}: {what}; "
+            + (others.Count == 0 ? "stopping" : $"removing {string.Join(" and ", others)} and stopping"));
+        error.Flush();
+    }
+
+    /// <summary>Whether <paramref name="error"/>, reported by a device, says that its interface is gone (ENODEV): deleted, or its namespace deleted.</summary>
+    public static bool IsDeviceLost(Exception? error) => error is NetDevException { Errno: Errno.ENODEV };
+
     /// <summary>
-    /// Removes the control endpoints, then disposes every group, last first, going on past a failure so
-    /// that no interface is left behind because another one could not be removed; reports each failure and
-    /// returns whether there was none.
+    /// Removes the control endpoints, brings every device down, prints the counters of
+    /// <paramref name="report"/> (while the drivers can still be asked for their own), then disposes every
+    /// group, last first, going on past a failure so that no interface is left behind because another one
+    /// could not be removed; reports each failure and returns whether there was none.
     /// </summary>
-    private static bool TearDown(IReadOnlyList<DeviceGroup> groups, DeviceEndpoints endpoints, TextWriter error)
+    private static bool TearDown(IReadOnlyList<DeviceGroup> groups, DeviceEndpoints endpoints, TextWriter error,
+        IReadOnlyList<NetDevice>? report = null, TextWriter? output = null)
     {
         endpoints.Dispose();
         var clean = true;
+        if (report is not null)
+        {
+            for (var i = groups.Count - 1; i >= 0; i--)
+            {
+                clean &= Try(groups[i], groups[i].BringDown, "bringing down", error);
+            }
+            // Down, the counters no longer move; the drivers' own are still there to be read.
+            foreach (var device in report)
+            {
+                output!.WriteLine($"{device.Name} {device.GetStats()}");
+            }
+            output!.Flush();
+        }
         for (var i = groups.Count - 1; i >= 0; i--)
         {
-            try
-            {
-                groups[i].Remove();
-            }
-            catch (Exception failure)
-            {
-                error.WriteLine($"netdev: removing {string.Join(" and ", groups[i].Devices.Select(device => device.Name))} failed: {failure.Message}");
-                clean = false;
-            }
+            clean &= Try(groups[i], groups[i].Remove, "removing", error);
         }
         error.Flush();
         return clean;
+    }
+
+    private static bool Try(DeviceGroup group, Action step, string what, TextWriter error)
+    {
+        try
+        {
+            step();
+            return true;
+        }
+        catch (Exception failure)
+        {
+            error.WriteLine($"netdev: {what} {string.Join(" and ", group.Devices.Select(device => device.Name))} failed: {failure.Message}");
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// The first of the watched devices that was removed from outside, and why, or else the first that
+    /// degraded for another reason; its wait handle is set then. Devices report on their own threads, so the
+    /// first report wins.
+    /// </summary>
+    private sealed class DeviceLoss : IDisposable
+    {
+        private readonly ManualResetEvent _lost = new(false);
+        private readonly List<(NetDevice Device, EventHandler<DeviceErrorEventArgs> Handler, EventHandler<DeviceErrorEventArgs> Degraded)> _watched = [];
+        private (NetDevice Device, NetDevException Error)? _first;
+        private (NetDevice Device, Exception Reason)? _degraded;
+        private readonly object _lock = new();
+
+        public (NetDevice Device, Exception Reason)? Degraded
+        {
+            get
+            {
+                lock (_lock)
+                {
+                    return _degraded;
+                }
+            }
+        }
+
+        public (NetDevice Device, NetDevException Error)? Lost
+        {
+            get
+            {
+                lock (_lock)
+                {
+                    return _first;
+                }
+            }
+        }
+
+        public WaitHandle WaitHandle => _lost;
+
+        public void Watch(IEnumerable<NetDevice> devices)
+        {
+            foreach (var device in devices)
+            {
+                EventHandler<DeviceErrorEventArgs> handler = (_, e) => OnError(device, e.Exception);
+                EventHandler<DeviceErrorEventArgs> degraded = (_, e) => OnDegraded(device, e.Exception);
+                device.Error += handler;
+                device.Degraded += degraded;
+                _watched.Add((device, handler, degraded));
+            }
+        }
+
+        public void Dispose()
+        {
+            foreach (var (device, handler, degraded) in _watched)
+            {
+                device.Error -= handler;
+                device.Degraded -= degraded;
+            }
+            _lost.Dispose();
+        }
+
+        private void OnDegraded(NetDevice device, Exception reason)
+        {
+            if (IsDeviceLost(reason))
+            {
+                return; // OnError has it
+            }
+            lock (_lock)
+            {
+                _degraded ??= (device, reason);
+            }
+            _lost.Set();
+        }
+
+        private void OnError(NetDevice device, Exception error)
+        {
+            if (!IsDeviceLost(error))
+            {
+                return;
+            }
+            lock (_lock)
+            {
+                if (_first is not null)
+                {
+                    return;
+                }
+                _first = (device, (NetDevException)error);
+            }
+            _lost.Set();
+        }
     }
 }
 
@@ -119,4 +252,16 @@ internal sealed record DeviceGroup(IReadOnlyList<NetDevice> Devices, Action Regi
     /// <summary>Both ends of a pair, first end first.</summary>
     public static DeviceGroup Of(NetDev.Drivers.Pair.PairRegistration pair) =>
         new([pair.First.Device, pair.Second.Device], pair.Register, pair.BringUp, pair.Dispose);
+
+    /// <summary>Brings down every device of the group that is registered and up (the driver's <c>Stop</c>), so no frame moves any more.</summary>
+    public void BringDown()
+    {
+        foreach (var device in Devices)
+        {
+            if (device.IsRegistered && device.IsUp)
+            {
+                device.BringDown();
+            }
+        }
+    }
 }

@@ -16,19 +16,19 @@ internal static class GlobalOptions
 
     /// <summary>
     /// A logger factory writing to stderr only, so that stdout carries nothing but the command's own
-    /// lines (scripts and tests read it). Dispose it to flush the queued messages.
+    /// lines (scripts and tests read it), one line per entry (<see cref="OneLineConsoleFormatter"/>).
+    /// Dispose it to flush the queued messages.
     /// </summary>
     public static ILoggerFactory CreateLoggerFactory(ParseResult parseResult)
     {
         var level = parseResult.GetValue(Verbose) ? LogLevel.Debug : LogLevel.Warning;
         return LoggerFactory.Create(logging => logging
             .SetMinimumLevel(level)
-            .AddConsole(console => console.LogToStandardErrorThreshold = LogLevel.Trace)
-            .AddSimpleConsole(format =>
+            .AddConsole(console =>
             {
-                format.SingleLine = true;
-                format.TimestampFormat = "HH:mm:ss.fff ";
-                format.ColorBehavior = LoggerColorBehavior.Disabled;
-            }));
+                console.LogToStandardErrorThreshold = LogLevel.Trace;
+                console.FormatterName = OneLineConsoleFormatter.FormatterName;
+            })
+            .AddConsoleFormatter<OneLineConsoleFormatter, ConsoleFormatterOptions>());
     }
 }

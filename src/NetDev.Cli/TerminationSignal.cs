@@ -22,7 +22,6 @@ internal sealed class TerminationSignal : IDisposable
     private readonly PosixSignalRegistration _terminate;
     private readonly TextWriter _error;
     private int _signals;
-    private string? _reason;
 
     /// <param name="error">Where the forced exit of a second signal is said.</param>
     public TerminationSignal(TextWriter? error = null)
@@ -38,19 +37,8 @@ internal sealed class TerminationSignal : IDisposable
     /// <summary>Cancelled when SIGINT or SIGTERM arrives, for work that should stop early.</summary>
     public CancellationToken Token => _cancellation.Token;
 
-    /// <summary>Blocks until SIGINT or SIGTERM arrives, or <see cref="Stop"/> is called (returns at once if either happened).</summary>
-    public void Wait() => _received.Wait();
-
-    /// <summary>Why the wait ended without a signal (<see cref="Stop"/>), or <see langword="null"/>.</summary>
-    public string? Reason => Volatile.Read(ref _reason);
-
-    /// <summary>Ends the wait as a signal would, for <paramref name="reason"/> (a device that degraded), from any thread.</summary>
-    public void Stop(string reason)
-    {
-        Interlocked.CompareExchange(ref _reason, reason, null);
-        _received.Set();
-        _cancellation.Cancel();
-    }
+    /// <summary>Set once SIGINT or SIGTERM has arrived, to wait for together with something else.</summary>
+    public WaitHandle WaitHandle => _received.WaitHandle;
 
     public void Dispose()
     {

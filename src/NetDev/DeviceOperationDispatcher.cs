@@ -150,23 +150,54 @@ internal class DeviceOperationDispatcher<TDriver> : DeviceOperationDispatcher wh
     public override void ChangeCarrier(bool carrier) =>
         Call(HasChangeCarrier, nameof(IDeviceOperations<>.ChangeCarrier), -1, carrier, static (driver, device, on) => driver.ChangeCarrier(device, on));
 
+    // The queries below may come from any thread at any time (the control endpoint, a runner printing the last
+    // counters): they reach the driver only through the device's query gate, so never during or after Uninit.
+
     public override void GetStats64(ref LinkStats64 stats)
     {
-        if (HasGetStats64)
+        var queries = _device.Queries;
+        if (HasGetStats64 && queries.TryEnter())
         {
-            _driver.GetStats64(_device, ref stats);
+            try
+            {
+                _driver.GetStats64(_device, ref stats);
+            }
+            finally
+            {
+                queries.Leave();
+            }
         }
     }
 
-    public override DriverInfo GetDriverInfo() => _ethtool?.GetDriverInfo(_device) ?? DriverInfo.For(_device);
+    public override DriverInfo GetDriverInfo() => Query(static (ethtool, device) => ethtool.GetDriverInfo(device)) ?? DriverInfo.For(_device);
 
-    public override TimestampingInfo GetTsInfo() => _ethtool?.GetTsInfo(_device) ?? TimestampingInfo.Software;
+    public override TimestampingInfo GetTsInfo() => Query(static (ethtool, device) => ethtool.GetTsInfo(device)) ?? TimestampingInfo.Software;
 
-    public override LinkSettings GetLinkSettings() => _ethtool?.GetLinkSettings(_device) ?? LinkSettings.Unknown;
+    public override LinkSettings GetLinkSettings() => Query(static (ethtool, device) => ethtool.GetLinkSettings(device)) ?? LinkSettings.Unknown;
 
-    public override RingParameters GetRingParameters() => _ethtool?.GetRingParameters(_device) ?? RingParameters.For(_device);
+    public override RingParameters GetRingParameters() => Query(static (ethtool, device) => ethtool.GetRingParameters(device)) ?? RingParameters.For(_device);
 
-    public override IEnumerable<KeyValuePair<string, long>> GetStatistics() => _ethtool?.GetStatistics(_device) ?? [];
+    // Enumerated inside the gate: a driver may hand back a lazy sequence.
+    public override IEnumerable<KeyValuePair<string, long>> GetStatistics() =>
+        Query(static (ethtool, device) => ethtool.GetStatistics(device).ToList()) ?? [];
+
+    /// <summary>The driver's answer to an ethtool query; null when it has no ethtool operations or may no longer be asked.</summary>
+    private T? Query<T>(Func<IEthtoolOperations<TDriver>, NetDevice<TDriver>, T> query) where T : class
+    {
+        var queries = _device.Queries;
+        if (_ethtool is null || !queries.TryEnter())
+        {
+            return null;
+        }
+        try
+        {
+            return query(_ethtool, _device);
+        }
+        finally
+        {
+            queries.Leave();
+        }
+    }
 
     public override IOperationLog? Log => null;
 

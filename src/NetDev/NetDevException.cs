@@ -23,7 +23,13 @@ public class NetDevException : Exception
         Errno = errno;
         Operation = operation;
         Device = device;
+        Description = errno == 0
+            ? description ?? "unknown error"
+            : string.IsNullOrEmpty(description) ? NetDev.Errno.DescriptionOf(errno) : description;
     }
+
+    /// <summary>What went wrong in words, without the operation, device or errno name: the system's text for the errno, or the one given.</summary>
+    public string Description { get; }
 
     /// <summary>The errno value (positive; the names are in <see cref="NetDev.Errno"/>), or 0 when the failure has none.</summary>
     public int Errno { get; }

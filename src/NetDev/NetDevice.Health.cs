@@ -64,7 +64,7 @@ public abstract partial class NetDevice
         {
             return;
         }
-        Logger.LogWarning("{Device} is degraded: {Reason}", Name, reason.Message);
+        Logger.LogWarning(reason, "{Device} is degraded: {Reason}", Name, reason.Message);
         if (Degraded is { } handlers)
         {
             Invoke(handlers, new DeviceErrorEventArgs(reason), nameof(Degraded));
@@ -121,15 +121,9 @@ public abstract partial class NetDevice
             return;
         }
         var note = suppressed > 0 ? $" ({suppressed} similar messages were left out)" : "";
-        if (error is NetDevException or TimeoutException)
-        {
-            // An expected condition, said in one sentence: no stack trace.
-            Logger.LogError("{Device}: {Message}{Note}", Name, error.Message, note);
-        }
-        else
-        {
-            Logger.LogError(error, "{Device}: {Message}{Note}", Name, error.Message, note);
-        }
+        // The exception goes with the entry, so a formatter can tell an expected condition (a NetDevException:
+        // one sentence says it all) from a bug, whose stack trace it shows.
+        Logger.LogError(error, "{Device}: {Message}{Note}", Name, error.Message, note);
     }
 
     /// <summary>

@@ -352,6 +352,12 @@ public abstract partial class NetDevice : ILinkEvents
     /// <summary>Marks teardown: events from the host are ignored and the device refuses changes from now on. Caller holds the control lock.</summary>
     internal void BeginTeardown() => _tearingDown = true;
 
+    /// <summary>Before the driver's <c>Uninit</c>: its <c>GetStats64</c> and ethtool operations are not called again (see <see cref="DriverQueryGate"/>).</summary>
+    internal void EndDriverQueries() => Queries.Close();
+
+    /// <summary>What lets the driver's read-only operations through only while it is initialised.</summary>
+    internal DriverQueryGate Queries { get; } = new();
+
     /// <summary>
     /// After the driver's <c>Uninit</c>: the device lets go of its link, so no later call on the device can
     /// reach the removed interface or the released driver. Caller holds the control lock.

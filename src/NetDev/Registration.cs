@@ -9,7 +9,8 @@ namespace NetDev;
 /// </summary>
 /// <remarks>
 /// <para>Teardown order on <see cref="Dispose"/>: stop the device if it is open (driver <c>Stop</c>),
-/// driver <c>Uninit</c>, remove the interface (the host's loops end first), report buffers never
+/// let no query reach the driver again (<c>GetStats64</c> and the ethtool operations; counters read from
+/// then on are the framework's alone), driver <c>Uninit</c>, remove the interface (the host's loops end first), report buffers never
 /// released, and only then release the driver's data (dispose it if it is disposable). Unlike the seed,
 /// which frees the private data before <c>unregister_netdev</c>, no operation can see released data.</para>
 /// <para><b>Invariants.</b> <c>_state</c> moves only forward: Created → Registered → Disposed (or
@@ -147,6 +148,7 @@ public sealed class Registration<TDriver> : IDisposable, IAsyncDisposable where 
             {
                 Device.BeginTeardown();
                 Device.StopIfUp();
+                Device.EndDriverQueries();
                 try
                 {
                     Device.Operations.Uninit();
@@ -157,6 +159,8 @@ public sealed class Registration<TDriver> : IDisposable, IAsyncDisposable where 
                 }
                 Device.EndRegistration();
             }
+            // Also for a device never registered: its driver's data is released below.
+            Device.EndDriverQueries();
         }
         // The host's event thread may be waiting for the control lock; it must be free while the link stops.
         if (link is not null)

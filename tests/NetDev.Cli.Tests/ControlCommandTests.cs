@@ -248,6 +248,25 @@ public sealed partial class ControlCommandTests
         Assert.Empty(directory.FileNames);
     }
 
+    [Fact]
+    public async Task ListShowsThatTheNamespaceOfARunningDeviceWasDeleted()
+    {
+        using var directory = new TempDirectory();
+        await using var ns = await NetworkNamespace.CreateAsync();
+        // A device of this process (a library user's, which keeps serving after the loss), not a netdev run, which would exit.
+        using var registration = new Registration<NetDev.Drivers.Dummy.DummyDriver>(
+            new NetDev.Linux.LinuxHost(new NetDev.Linux.LinuxHostOptions { NetworkNamespace = ns.Name }), 1, 1, new NetDev.Drivers.Dummy.DummyDriver());
+        registration.Device.Name = "ndtl0";
+        registration.Register();
+        using var server = NetDev.Control.ControlServer.Start(registration.Device, new NetDev.Control.ControlServerOptions { Directory = directory.Path });
+
+        (await Shell.RunAsync("ip", "netns", "del", ns.Name)).EnsureSuccess();
+
+        var list = (await CliProcess.RunAsync(directory.Path, "list")).EnsureSuccess();
+        var row = Assert.Single(Rows(list.Stdout).Skip(1));
+        Assert.Equal(["ndtl0", $"{ns.Name} (deleted)"], row[..2]);
+    }
+
     /// <summary>The cells of each line of a table the CLI printed (columns are two or more spaces apart).</summary>
     private static IReadOnlyList<string[]> Rows(string output) =>
         [.. output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => ColumnGap().Split(line.Trim()))];

@@ -137,21 +137,4 @@ public sealed partial class RunDummyTests
             await Task.Delay(50, TestContext.Current.CancellationToken);
         }
     }
-
-    [Fact]
-    public async Task AnInterfaceDeletedByOthersEndsTheRunWithOneSentenceAndAFailure()
-    {
-        await using var ns = await NetworkNamespace.CreateAsync();
-        await using var cli = CliProcess.Start(ns, ["run", "dummy", "--name", "ndtgone0"]);
-        Assert.Equal(["ndtgone0"], await cli.ReadReadyAsync());
-
-        await ns.IpAsync("link", "del", "ndtgone0");
-        var (exitCode, _) = await cli.WaitForExitAsync();
-
-        Assert.Equal(1, exitCode);
-        var said = cli.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Contains(said, line => line.StartsWith("netdev: ndtgone0 is degraded: ", StringComparison.Ordinal));
-        Assert.DoesNotContain("   at ", cli.Stderr, StringComparison.Ordinal);
-        Assert.Null(await ns.FindLinkAsync("ndtgone0"));
-    }
 }

@@ -11,7 +11,7 @@ namespace NetDev.Control.Tests;
 /// temporary control directory, started as a device's owner starts it: what each request answers, the
 /// protocol's errors, and the socket's life (it follows a move, and goes with its device).
 /// </summary>
-public sealed class ControlServerTests : ControlTest
+public sealed partial class ControlServerTests : ControlTest
 {
     [Fact]
     public void InfoDescribesTheDeviceAsTheKernelSeesIt()

@@ -123,4 +123,63 @@ public sealed class RegistrationTests
 
         Assert.Equal(Thread.CurrentThread.Name, Assert.Single(driver.Frames).Thread);
     }
+
+    [Fact]
+    public void CountersReadAfterDisposeNeverCallTheReleasedDriver()
+    {
+        var host = new TestHost();
+        var driver = new DisposableStatsDriver();
+        var registration = new Registration<DisposableStatsDriver>(host, 1, 1, driver);
+        registration.Device.Name = "stats0";
+        var link = host.Register(registration);
+        registration.Device.BringUp();
+        link.InjectTransmit(new byte[60]);
+        Assert.Equal(7, registration.Device.GetLinkStats64().Collisions);
+
+        registration.Dispose();
+
+        // What a runner prints at the end: the framework's counters, without asking the released driver.
+        var stats = registration.Device.GetLinkStats64();
+        Assert.Equal(1, stats.TxPackets);
+        Assert.Equal(0, stats.Collisions);
+        Assert.DoesNotContain(registration.Device.GetEthtoolStatistics(), counter => counter.Key == "released_queries");
+        Assert.Equal(0, driver.CallsAfterDispose);
+    }
+
+    /// <summary>A driver with its own counters, which notes any call that reaches it after it was released.</summary>
+    private sealed class DisposableStatsDriver : IDeviceOperations<DisposableStatsDriver>, IEthtoolOperations<DisposableStatsDriver>, IDisposable
+    {
+        private bool _disposed;
+
+        public int CallsAfterDispose { get; private set; }
+
+        public TxResult StartXmit(NetDevice<DisposableStatsDriver> device, SkBuff skb)
+        {
+            device.CountTx(skb);
+            skb.Consume();
+            return TxResult.Ok;
+        }
+
+        public void GetStats64(NetDevice<DisposableStatsDriver> device, ref LinkStats64 stats)
+        {
+            Note();
+            stats.Collisions += 7;
+        }
+
+        public IEnumerable<KeyValuePair<string, long>> GetStatistics(NetDevice<DisposableStatsDriver> device)
+        {
+            Note();
+            return [new("released_queries", 1)];
+        }
+
+        public void Dispose() => _disposed = true;
+
+        private void Note()
+        {
+            if (_disposed)
+            {
+                CallsAfterDispose++;
+            }
+        }
+    }
 }

@@ -5,7 +5,8 @@ namespace NetDev.Cli.Commands;
 
 /// <summary>
 /// <c>netdev list</c>: every NetDev device running on the host, in any network namespace, as a table.
-/// Sockets of processes that died are removed, never listed.
+/// Sockets of processes that died are removed, never listed; a namespace deleted under a device still
+/// running is shown as <c>NAME (deleted)</c>.
 /// </summary>
 internal static class ListCommand
 {
@@ -41,7 +42,7 @@ internal static class ListCommand
             try
             {
                 var info = client.GetInfo();
-                table.Add(info.Name, info.Netns ?? "-", info.Ifindex.ToString(), info.Driver, info.State, info.Health?.State ?? "-",
+                table.Add(info.Name, NamespaceColumn(info.Netns), info.Ifindex.ToString(), info.Driver, info.State, info.Health?.State ?? "-",
                     info.Mtu.ToString(), $"{info.TxQueues}/{info.RxQueues}", info.Pid.ToString());
             }
             catch (ControlException failure)
@@ -53,4 +54,16 @@ internal static class ListCommand
         table.WriteTo(output);
         return failed ? ExitCodes.Failure : ExitCodes.Success;
     }
+
+    /// <summary>
+    /// The namespace a device is in, as it is now: a namespace deleted with <c>ip netns del</c> lives on,
+    /// unnamed, while a device's sockets hold it (until its owner notices and removes the device), so the
+    /// name it had is marked as deleted rather than shown as if one could still enter it.
+    /// </summary>
+    private static string NamespaceColumn(string? networkNamespace) => networkNamespace switch
+    {
+        null => "-",
+        _ when !File.Exists(Path.Combine(NetDev.Linux.NetworkNamespace.Directory, networkNamespace)) => $"{networkNamespace} (deleted)",
+        _ => networkNamespace,
+    };
 }

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using NetDev.Control;
 using NetDev.Drivers.Pair;
@@ -13,9 +14,10 @@ internal sealed record DemoOptions(int Pings, long TransferBytes, int Queues, bo
 /// <c>netdev demo</c>: two network namespaces joined by the pair driver, addresses on both ends, a ping
 /// and a TCP transfer across, then the figures and both devices' counters. Everything it makes it removes,
 /// on success, on failure and on Ctrl-C. While it runs, <c>netdev list</c>, <c>stats</c> and <c>ethtool</c>
-/// see both ends through the control endpoints <paramref name="control"/> places.
+/// see both ends through the control endpoints <paramref name="control"/> places. A demo killed with
+/// SIGKILL cannot clean up; its namespaces, named after its process id, are swept by the next demo.
 /// </summary>
-internal sealed class DemoScenario(DemoOptions options, ControlServerOptions control, TextWriter output, ILoggerFactory loggerFactory)
+internal sealed partial class DemoScenario(DemoOptions options, ControlServerOptions control, TextWriter output, ILoggerFactory loggerFactory)
 {
     private static readonly IPAddress LeftAddress = IPAddress.Parse("10.77.0.1");
     private static readonly IPAddress RightAddress = IPAddress.Parse("10.77.0.2");
@@ -31,6 +33,7 @@ internal sealed class DemoScenario(DemoOptions options, ControlServerOptions con
         var created = new List<string>();
         PairRegistration? pair = null;
         using var endpoints = new DeviceEndpoints(control);
+        SweepLeftovers();
         try
         {
             foreach (var name in new[] { _leftNamespace, _rightNamespace })
@@ -73,6 +76,43 @@ internal sealed class DemoScenario(DemoOptions options, ControlServerOptions con
             Cleanup(endpoints, pair, created);
         }
     }
+
+    /// <summary>
+    /// Deletes the namespaces of earlier demos whose process no longer exists (killed before it could clean
+    /// up; the interfaces went with its descriptors, the namespaces did not), and says which it swept.
+    /// </summary>
+    private void SweepLeftovers()
+    {
+        if (!Directory.Exists(NetworkNamespace.Directory))
+        {
+            return;
+        }
+        var swept = new List<string>();
+        foreach (var name in Directory.EnumerateFiles(NetworkNamespace.Directory, "netdev-demo-*").Select(Path.GetFileName).OfType<string>().Order())
+        {
+            // A live process of that id may be a demo running now: its namespaces are its own to remove.
+            if (LeftoverName().Match(name) is not { Success: true } match || Directory.Exists($"/proc/{match.Groups["pid"].Value}"))
+            {
+                continue;
+            }
+            try
+            {
+                NetworkNamespace.Delete(name);
+                swept.Add(name);
+            }
+            catch (Exception error) when (error is NetDevException or IOException)
+            {
+                // Another demo swept it first, or it is held; the demo does not depend on it.
+            }
+        }
+        if (swept.Count > 0)
+        {
+            Say($"swept         {string.Join(", ", swept)} (left by a demo that was killed)");
+        }
+    }
+
+    [GeneratedRegex(@"^netdev-demo-(?<pid>\d+)-[ab]$")]
+    private static partial Regex LeftoverName();
 
     private void Cleanup(DeviceEndpoints endpoints, PairRegistration? pair, List<string> namespaces)
     {

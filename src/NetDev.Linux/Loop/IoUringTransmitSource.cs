@@ -52,7 +52,9 @@ internal sealed class IoUringTransmitSource(SafeFileDescriptor tap, WakeSignal w
         if (tapError != 0 && _tapUsable)
         {
             _tapUsable = false;
-            Failure = Interop.Errors.Exception(tapError, $"read TAP queue {QueueIndex}", Device);
+            Failure = tapError == Errno.EBADFD
+                ? Deleted($"read TAP queue {QueueIndex}", Device)
+                : Interop.Errors.Exception(tapError, $"read TAP queue {QueueIndex}", Device);
         }
     }
 

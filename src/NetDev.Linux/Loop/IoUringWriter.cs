@@ -17,8 +17,16 @@ namespace NetDev.Linux.Loop;
 /// probes once that the kernel accepts RWF_NOWAIT on a TAP (older kernels answer EOPNOTSUPP); when it does
 /// not, or io_uring is unavailable, <see cref="ForCurrentThread"/> returns null for the rest of the
 /// process and callers write frame by frame.</para>
+/// <para>A writer lives as long as its thread, and no finalizer is relied on to close it: every writer is
+/// listed in a registry with the thread that owns it, and <see cref="ReleaseEnded"/> closes those whose
+/// thread has ended — the link calls it when it is disposed (after the queues' threads and the driver's
+/// receive threads have ended), and a new writer's creation does too. A queue's thread closes its own
+/// writer when it ends (<see cref="ReleaseCurrentThread"/>). A thread that outlives every device keeps its
+/// writer until one of those happens or the process ends.</para>
 /// <para><b>Invariants.</b> A writer is created, enabled and used by one thread only, the one whose
-/// thread-static slot holds it. Between the submission of a batch and the return of <see cref="Write"/>
+/// thread-static slot holds it; it is closed by that thread, or by another once that thread has ended (no
+/// write can be in flight then). <c>s_writers</c> lists exactly the writers not yet closed, under
+/// <c>s_registryLock</c>, which is taken only when a writer is made or closed, never per batch. Between the submission of a batch and the return of <see cref="Write"/>
 /// every submitted entry completes and is reaped, so no request outlives the frames and the native header
 /// and vector arrays it points at; the caller owns the frames (live SkBuffs in pinned pool memory) and
 /// keeps the descriptor open (a reference on its handle) for the whole call. The native arrays are freed
@@ -37,7 +45,11 @@ internal sealed unsafe class IoUringWriter
     // Set once when io_uring or RWF_NOWAIT on a TAP is refused: every thread then writes frame by frame.
     private static volatile NetDevException? s_unavailable;
 
+    private static readonly object s_registryLock = new();
+    private static readonly List<IoUringWriter> s_writers = [];
+
     private readonly IoUring _ring;
+    private readonly Thread _owner;
     private readonly byte* _headers;
     private readonly Interop.IoVec* _vectors;
     private bool _closed;
@@ -45,15 +57,10 @@ internal sealed unsafe class IoUringWriter
     private IoUringWriter(IoUring ring)
     {
         _ring = ring;
+        _owner = Thread.CurrentThread;
         // SAFETY: one native block per writer, freed in Close after the ring; headers first, then two vectors per frame.
         _headers = (byte*)NativeMemory.AllocZeroed((nuint)(MaxBatch * HeaderStride + MaxBatch * 2 * sizeof(Interop.IoVec)));
         _vectors = (Interop.IoVec*)(_headers + MaxBatch * HeaderStride);
-    }
-
-    ~IoUringWriter()
-    {
-        // The thread that owned the writer has ended (only its thread-static slot referred to it): no write is in flight.
-        Close();
     }
 
     /// <summary>Why batched writes are not used in this process, once that is known; null while they are (or are untried).</summary>
@@ -73,6 +80,8 @@ internal sealed unsafe class IoUringWriter
         {
             return null;
         }
+        // Writers of threads that ended since the last sweep go before another one is made.
+        ReleaseEnded();
         IoUring? ring = null;
         IoUringWriter? made = null;
         try
@@ -85,6 +94,10 @@ internal sealed unsafe class IoUringWriter
             ring.EnableOnCurrentThread();
             made = new IoUringWriter(ring);
             made.ProbeNoWait(tapFd, device);
+            lock (s_registryLock)
+            {
+                s_writers.Add(made);
+            }
             t_writer = made;
             return made;
         }
@@ -93,7 +106,6 @@ internal sealed unsafe class IoUringWriter
             if (made is not null)
             {
                 made.Close();
-                GC.SuppressFinalize(made);
             }
             else
             {
@@ -191,6 +203,37 @@ internal sealed unsafe class IoUringWriter
         {
             throw new NetDevException(Errno.EOPNOTSUPP, "io_uring write RWF_NOWAIT", device,
                 "this kernel's TAP cannot take non-blocking io_uring writes; frames are written one by one");
+        }
+    }
+
+    /// <summary>Closes the calling thread's writer, if it has one: for a thread about to end (a queue's, at its end).</summary>
+    internal static void ReleaseCurrentThread()
+    {
+        if (t_writer is not { } writer)
+        {
+            return;
+        }
+        t_writer = null;
+        lock (s_registryLock)
+        {
+            s_writers.Remove(writer);
+        }
+        writer.Close();
+    }
+
+    /// <summary>Closes the writers whose thread has ended; safe from any thread, as none of them can be writing.</summary>
+    internal static void ReleaseEnded()
+    {
+        lock (s_registryLock)
+        {
+            for (var i = s_writers.Count - 1; i >= 0; i--)
+            {
+                if (!s_writers[i]._owner.IsAlive)
+                {
+                    s_writers[i].Close();
+                    s_writers.RemoveAt(i);
+                }
+            }
         }
     }
 

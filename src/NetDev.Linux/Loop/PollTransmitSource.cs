@@ -73,9 +73,9 @@ internal sealed class PollTransmitSource(SafeFileDescriptor tap, WakeSignal wake
         }
         if (_tapUsable && (fds[0].ReturnedEvents & (Interop.POLLERR | Interop.POLLHUP | Interop.POLLNVAL)) != 0)
         {
+            // A TAP queue polls as an error only once its interface is gone (tun_chr_poll without a tun).
             _tapUsable = false;
-            Failure = new NetDevException(Errno.EIO, $"poll TAP queue {QueueIndex}", Device,
-                "the TAP queue reports an error; was the interface deleted?");
+            Failure = Deleted($"poll TAP queue {QueueIndex}", Device);
         }
     }
 
@@ -162,9 +162,11 @@ internal sealed class PollTransmitSource(SafeFileDescriptor tap, WakeSignal wake
                     case Errno.EINTR:
                         continue;
                     default:
-                        // EBADFD, EIO: the interface is gone; anything else is as final.
+                        // EBADFD: the queue is detached, its interface gone; anything else is as final.
                         _tapUsable = false;
-                        Failure = Interop.Errors.Exception(errno, $"read TAP queue {QueueIndex}", Device);
+                        Failure = errno == Errno.EBADFD
+                            ? Deleted($"read TAP queue {QueueIndex}", Device)
+                            : Interop.Errors.Exception(errno, $"read TAP queue {QueueIndex}", Device);
                         return false;
                 }
             }

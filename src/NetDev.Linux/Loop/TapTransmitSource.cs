@@ -52,8 +52,19 @@ internal abstract class TapTransmitSource(SafeFileDescriptor tap, WakeSignal wak
             wake.Descriptor.ReleaseHold(ref _wakeHeld);
             tap.ReleaseHold(ref _tapHeld);
             wake.Dispose();
+            // The queue's thread ends now; a pair-like driver wrote batches from it to its peer.
+            IoUringWriter.ReleaseCurrentThread();
         }
     }
+
+    /// <summary>
+    /// What a TAP queue whose interface was deleted under it says (someone's <c>ip link del</c>, or its
+    /// namespace destroyed): ENODEV, as the link monitor reports the same event, so an owner recognises one
+    /// condition whichever thread noticed it first.
+    /// </summary>
+    internal static NetDevException Deleted(string operation, string device) =>
+        new(Errno.ENODEV, operation, device, "the interface was deleted by someone else");
+
 
     /// <summary>Reading starts, on the queue's thread, with the raw descriptors held open.</summary>
     protected abstract void Started(SkBuffPool pool, int tapFd, int wakeFd);

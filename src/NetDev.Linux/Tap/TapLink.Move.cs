@@ -53,7 +53,7 @@ internal sealed partial class TapLink
             _requests = requests;
             NetworkNamespace = networkNamespace;
             IfIndex = FindMoved(requests, name, IfIndex);
-            _monitor = new LinkMonitor(notifications, requests, IfIndex, name);
+            _monitor = new LinkMonitor(notifications, requests, IfIndex, name, networkNamespace);
             if (_events is { } events)
             {
                 _monitor.Start(events);

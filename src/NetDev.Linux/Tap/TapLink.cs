@@ -63,10 +63,6 @@ internal sealed partial class TapLink : IHostLink
         {
             // Subscribed before the interface exists, so no change to it can be missed.
             notifications = RtNetlinkSocket.Open(Rtnl.RTMGRP_LINK, template, notificationBuffer);
-            if (!template.Contains('%'))
-            {
-                RefuseExisting(requests, template);
-            }
             var virtioNetHeader = request.Features != DeviceFeatures.None;
             (var name, queues) = TapQueues.Create(template, request.QueueCount, virtioNetHeader);
             var features = virtioNetHeader ? TapQueues.NegotiateOffloads(queues[0], request.Features, name) : DeviceFeatures.None;
@@ -78,7 +74,7 @@ internal sealed partial class TapLink : IHostLink
                 .UInt32(Rtnl.IFLA_TXQLEN, (uint)request.TxQueueLength)
                 .String(Rtnl.IFLA_IFALIAS, $"netdev: {request.DriverName} driver, pid {Environment.ProcessId}");
             requests.Request(configure, name);
-            var monitor = new LinkMonitor(notifications, requests, ifIndex, name);
+            var monitor = new LinkMonitor(notifications, requests, ifIndex, name, networkNamespace);
             return new TapLink(name, ifIndex, networkNamespace, queues, requests, monitor)
             {
                 _notificationBuffer = notificationBuffer,
@@ -97,20 +93,6 @@ internal sealed partial class TapLink : IHostLink
             requests.Dispose();
             throw;
         }
-    }
-
-    private static void RefuseExisting(RtNetlinkSocket requests, string name)
-    {
-        try
-        {
-            requests.GetLink(0, name);
-        }
-        catch (NetDevException error) when (error.Errno == Errno.ENODEV)
-        {
-            return;
-        }
-        // TUNSETIFF would attach to an existing persistent TAP of that name; a new device must not.
-        throw new NetDevException(Errno.EEXIST, "TUNSETIFF", name, "an interface with this name already exists");
     }
 
     public ITransmitSource OpenTransmitSource(int queue)
@@ -164,7 +146,14 @@ internal sealed partial class TapLink : IHostLink
         {
             var request = new NetlinkMessageWriter(Rtnl.RTM_NEWLINK, Rtnl.NLM_F_REQUEST | Rtnl.NLM_F_ACK, IfIndex,
                 up ? (uint)DeviceFlags.Up : 0, (uint)DeviceFlags.Up);
-            _requests.Request(request, Name);
+            try
+            {
+                _requests.Request(request, Name);
+            }
+            catch (NetDevException error) when (error.Errno == Errno.ENODEV && !up)
+            {
+                // Deleted by someone else (the monitor reports that): an interface that is gone is down, as asked.
+            }
         }
     }
 
@@ -324,5 +313,8 @@ internal sealed partial class TapLink : IHostLink
         {
             _requests.Dispose();
         }
+        // The threads that wrote batches to this link have ended by now (the queues' and the driver's own):
+        // their writer rings close here rather than whenever a finalizer would have run.
+        IoUringWriter.ReleaseEnded();
     }
 }

@@ -12,6 +12,11 @@ internal static class TapQueues
     /// non-blocking descriptor per queue (IFF_MULTI_QUEUE when there is more than one). The interface is
     /// not persistent: it disappears when the last descriptor is closed, also when the process dies.
     /// </summary>
+    /// <remarks>The first queue is opened with IFF_TUN_EXCL, so an interface of that name that exists already
+    /// (a persistent TAP, or any other device) is refused in the same step that would create it, rather than
+    /// attached to and left behind; the other queues then attach to the interface just made. The name
+    /// travels as UTF-8, the bytes the kernel counts.</remarks>
+    /// <exception cref="NetDevException">EEXIST when the name is taken; otherwise the system's refusal.</exception>
     internal static (string Name, SafeFileDescriptor[] Queues) Create(string nameTemplate, int queueCount, bool virtioNetHeader)
     {
         var flags = (short)(Interop.IFF_TAP | Interop.IFF_NO_PI
@@ -23,7 +28,8 @@ internal static class TapQueues
         {
             for (var i = 0; i < queueCount; i++)
             {
-                var (queue, resolved) = OpenQueue(name, flags);
+                var exclusive = i == 0 ? Interop.IFF_TUN_EXCL : (short)0;
+                var (queue, resolved) = OpenQueue(name, (short)(flags | exclusive));
                 queues.Add(queue);
                 name = resolved;
             }
@@ -85,10 +91,10 @@ internal static class TapQueues
         try
         {
             var request = default(Interop.IfReq);
-            var nameBytes = Encoding.ASCII.GetBytes(name);
+            var nameBytes = Encoding.UTF8.GetBytes(name);
             if (nameBytes.Length >= Interop.IFNAMSIZ)
             {
-                throw new NetDevException(Errno.EINVAL, "TUNSETIFF", name, $"the name is longer than {Interop.IFNAMSIZ - 1} characters");
+                throw new NetDevException(Errno.EINVAL, "TUNSETIFF", name, $"the name is longer than {Interop.IFNAMSIZ - 1} bytes in UTF-8");
             }
             // SAFETY: request is a local ifreq; Name is a fixed 16-byte buffer and nameBytes is shorter than it,
             // so the copy stays inside it and leaves a terminating zero.
@@ -97,12 +103,17 @@ internal static class TapQueues
             // SAFETY: TUNSETIFF reads and writes one struct ifreq (40 bytes), which request is.
             if (Interop.Ioctl(queue, Interop.TUNSETIFF, &request) < 0)
             {
+                if (Interop.Errors.LastErrno == Errno.EBUSY && (flags & Interop.IFF_TUN_EXCL) != 0)
+                {
+                    // IFF_TUN_EXCL's answer for a name in use: say what it means, not "busy".
+                    throw new NetDevException(Errno.EEXIST, "TUNSETIFF", name, "an interface with this name already exists");
+                }
                 throw Interop.Errors.LastException("TUNSETIFF", name);
             }
             // SAFETY: the kernel wrote a NUL-terminated name of at most IFNAMSIZ bytes into request.Name.
             var resolved = new Span<byte>(request.Name, Interop.IFNAMSIZ);
             var end = resolved.IndexOf((byte)0);
-            return (queue, Encoding.ASCII.GetString(end < 0 ? resolved : resolved[..end]));
+            return (queue, Encoding.UTF8.GetString(end < 0 ? resolved : resolved[..end]));
         }
         catch
         {

@@ -55,6 +55,16 @@ public sealed class NetDevExceptionTests
         Assert.Equal("SIOCGIFINDEX on eth9 failed: No such device (ENODEV)", error.Message);
     }
 
+    [Theory]
+    [InlineData(Errno.ENODEV, "the interface was deleted by someone else", "the interface was deleted by someone else")]
+    [InlineData(Errno.ENODEV, null, "No such device")]
+    [InlineData(Errno.ENODEV, "", "No such device")]
+    [InlineData(0, null, "unknown error")]
+    public void DescriptionIsTheTextAloneWithoutOperationDeviceOrErrnoName(int errno, string? description, string expected)
+    {
+        Assert.Equal(expected, new NetDevException(errno, "RTM_DELLINK", "pa", description).Description);
+    }
+
     [Fact]
     public void AnUnknownErrnoIsShownByNumber()
     {
