@@ -205,6 +205,50 @@ public sealed class PairDriverTests
     }
 
     [Fact]
+    public void AHandOverThatThrowsDropsItsBatchCountedAndTheQueueGoesOn()
+    {
+        using var pair = TestPair.Create();
+        var queue = pair.A.Queues[0];
+        var throwNext = true;
+        // The peer's system fails once in the middle of a batch, as a host whose write throws.
+        pair.LinkB.ReceivePolicy = (_, _) =>
+        {
+            if (throwNext)
+            {
+                throwNext = false;
+                throw new InvalidOperationException("the peer's system failed");
+            }
+            return null;
+        };
+
+        pair.LinkA.RunOnQueue(0, () =>
+        {
+            for (var i = 0; i < 4; i++)
+            {
+                var skb = queue.TxPool.Rent();
+                TestFrames.Numbered(i).CopyTo(skb.Put(TestFrames.Numbered(i).Length));
+                queue.Engine.Dispatch(skb, more: i < 3);
+            }
+        });
+        // More than a whole batch after it: the held batch was cleared, so nothing touches a released frame.
+        var after = Enumerable.Range(10, NetDevice.ReceiveBatchSize + 6).Select(i => TestFrames.Numbered(i)).ToList();
+        foreach (var frame in after)
+        {
+            Assert.Equal(InjectResult.Dispatched, pair.LinkA.InjectTransmit(frame));
+        }
+
+        Assert.Equal(after, pair.LinkB.Received.Select(f => f.Data));
+        Assert.Equal(4, queue.TxPool.DropCount(DropReason.TransmitError));
+        Assert.Equal(((long)after.Count, 4L), (pair.A.GetStats().TxPackets, pair.A.GetStats().TxDropped));
+        Assert.Equal(after.Count, pair.B.GetStats().RxPackets);
+        // The failure is reported once, not once per later frame.
+        Assert.Contains("the peer's system failed", Assert.Single(pair.LinkA.Errors).ToString());
+        pair.LinkB.AssertNoErrors();
+        SkBuffAccounting.AssertNoLeaks(pair.A);
+        SkBuffAccounting.AssertNoLeaks(pair.B);
+    }
+
+    [Fact]
     public void EveryBufferIsReleasedOnceAndNoneIsLeftAtTeardown()
     {
         var pair = TestPair.Create(queues: 2);

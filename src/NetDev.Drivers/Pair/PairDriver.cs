@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using Microsoft.Extensions.Logging;
 using NetDev.Hosting;
 
@@ -137,37 +138,60 @@ public sealed class PairDriver : IDeviceOperations<PairDriver>, IDriverInfo, IEt
         return TxResult.Ok;
     }
 
-    /// <summary>Hands over what a queue still holds (its host stopped the queue between two frames of a batch).</summary>
+    /// <summary>
+    /// Hands over what a queue still holds (its host stopped the queue between two frames of a batch); a
+    /// queue whose hand-over fails does not keep the others' frames back, and the first failure is thrown after.
+    /// </summary>
     public void Stop(NetDevice<PairDriver> device)
     {
         if (_peer is not { } peer)
         {
             return;
         }
+        ExceptionDispatchInfo? failure = null;
         for (var queue = 0; queue < _batches.Length; queue++)
         {
             if (_batches[queue].Count > 0)
             {
-                HandOver(device, peer, queue, _batches[queue]);
+                try
+                {
+                    HandOver(device, peer, queue, _batches[queue]);
+                }
+                catch (Exception error)
+                {
+                    failure ??= ExceptionDispatchInfo.Capture(error);
+                }
             }
         }
+        failure?.Throw();
     }
 
-    /// <summary>The peer takes the batch (a down peer drops it, as <see cref="DropReason.DeviceDown"/>); what it took counts as transmitted.</summary>
+    /// <summary>
+    /// The peer takes the batch (a down peer drops it, as <see cref="DropReason.DeviceDown"/>); what it took
+    /// counts as transmitted. The batch is empty afterwards even when the peer's system throws: the peer has
+    /// then dropped what it could not deliver (counted), and the exception goes on to the host, which
+    /// reports it, while the queue carries on with the next frame.
+    /// </summary>
     private static void HandOver(NetDevice<PairDriver> device, NetDevice<PairDriver> peer, int queue, PendingBatch batch)
     {
         var frames = batch.Frames.AsSpan(0, batch.Count);
-        peer.NetifReceiveBatch(frames, batch.Outcomes);
-        var counters = device.Queues[queue];
-        for (var i = 0; i < frames.Length; i++)
+        try
         {
-            if (batch.Outcomes[i] is null)
-            {
-                counters.CountTx(batch.Lengths[i]);
-            }
+            peer.NetifReceiveBatch(frames, batch.Outcomes);
         }
-        frames.Clear();
-        batch.Count = 0;
+        finally
+        {
+            var counters = device.Queues[queue];
+            for (var i = 0; i < frames.Length; i++)
+            {
+                if (batch.Outcomes[i] is null)
+                {
+                    counters.CountTx(batch.Lengths[i]);
+                }
+            }
+            frames.Clear();
+            batch.Count = 0;
+        }
     }
 
     /// <summary>Frames of one transmit queue held until the host's batch ends.</summary>
@@ -256,7 +280,7 @@ public sealed class PairRegistration : IDisposable
         }
         if (failures.Count == 1)
         {
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failures[0]);
+            ExceptionDispatchInfo.Throw(failures[0]);
         }
         if (failures.Count > 1)
         {
