@@ -249,6 +249,42 @@ public sealed class PairDriverTests
     }
 
     [Fact]
+    public void WithOffloadsAndManyQueuesAnEndPinsNoMoreThanItsBound()
+    {
+        const int queues = 16;
+        // Buffers as a Linux host with offloads sizes them, for a 64 KiB segment (the test host has no offloads).
+        const int bufferSize = SkBuffPool.DefaultHeadroom + NetDevice.GsoMaxFrameLength;
+        using var pair = TestPair.Create(queues, bufferSize: bufferSize);
+        // The documented bound (docs/reliability.md): queues × (hold + 2) buffers, the hold within HeldBytesPerEnd.
+        var hold = PairDriver.HoldLimit(queues, bufferSize);
+        var bound = (long)queues * (hold + 2) * bufferSize;
+        Assert.True(bound <= PairDriver.HeldBytesPerEnd + 2L * queues * bufferSize, $"bound {bound}");
+
+        // A long batch on every queue: the host says more follow for 100 frames.
+        for (var q = 0; q < queues; q++)
+        {
+            var queue = pair.A.Queues[q];
+            pair.LinkA.RunOnQueue(q, () =>
+            {
+                for (var i = 0; i < 100; i++)
+                {
+                    var skb = queue.TxPool.Rent();
+                    TestFrames.Numbered(i).CopyTo(skb.Put(TestFrames.Numbered(i).Length));
+                    queue.Engine.Dispatch(skb, more: i < 99);
+                }
+            });
+        }
+
+        Assert.Equal(100L * queues, pair.B.GetStats().RxPackets);
+        foreach (var end in new[] { pair.A, pair.B })
+        {
+            var pinned = end.Queues.Sum(q => q.TxPool.PinnedBytes + q.RxPool.PinnedBytes);
+            Assert.True(pinned <= bound, $"{end.Name} pins {pinned} bytes; its bound is {bound}");
+        }
+        pair.AssertClean();
+    }
+
+    [Fact]
     public void EveryBufferIsReleasedOnceAndNoneIsLeftAtTeardown()
     {
         var pair = TestPair.Create(queues: 2);
@@ -329,7 +365,7 @@ public sealed class PairDriverTests
         public OperationRecorder CallsA { get; private set; } = null!;
 
         /// <summary>A pair on a new test host; <paramref name="observer"/> sees each frame B's driver hands to B's system.</summary>
-        public static TestPair Create(int queues = 1, DeliveryObserver? observer = null)
+        public static TestPair Create(int queues = 1, DeliveryObserver? observer = null, int? bufferSize = null)
         {
             var host = new TestHost();
             INetDeviceHost hostB = observer is null ? host : new ObservedHost(host, observer);
@@ -341,6 +377,14 @@ public sealed class PairDriverTests
                 pair.B.TimeProvider = host.Clock;
                 pair.CallsA = OperationRecorder.Attach(pair.A);
                 registration.Register();
+                if (bufferSize is { } size)
+                {
+                    foreach (var queue in pair.A.Queues.Concat(pair.B.Queues))
+                    {
+                        queue.TxPool.BufferSize = size;
+                        queue.RxPool.BufferSize = size;
+                    }
+                }
                 registration.BringUp();
                 return pair;
             }

@@ -20,7 +20,8 @@ namespace NetDev.Drivers.Pair;
 /// (<see cref="DeviceQueue.XmitMore"/>) the frame is held, and the batch goes to the peer with one
 /// <see cref="NetDevice.NetifReceiveBatch(ReadOnlySpan{SkBuff}, Span{DropReason?}, int)"/> — on Linux one
 /// system call for the batch rather than one per frame. A frame is never held past the end of its host's
-/// batch.</para>
+/// batch, and a batch holds at most <see cref="HoldLimit"/> frames, so what an end pins is bounded
+/// (docs/reliability.md gives the formula).</para>
 /// <para><b>Invariants.</b> <c>_peer</c> is set once, before either device is registered, and never
 /// changes; both ends of a pair point at each other. <c>_batches[q]</c> is touched only by transmit queue
 /// <c>q</c>'s thread, or by <see cref="Stop"/> once the queues are disabled; the frames it holds are live
@@ -102,14 +103,31 @@ public sealed class PairDriver : IDeviceOperations<PairDriver>, IDriverInfo, IEt
     }
 
     /// <summary>
-    /// Gives each transmit queue's pool the buffers a full batch holds, plus the frame its host reads
-    /// ahead and one to spare, so forwarding never grows a pool once traffic flows.
+    /// The most bytes of buffer one end holds in its batches, over all its queues: with offloads a buffer
+    /// is about 64 KiB, so a full batch per queue would pin 4 MiB per queue (1 GiB an end at 256 queues).
+    /// </summary>
+    public const int HeldBytesPerEnd = 4 * 1024 * 1024;
+
+    /// <summary>
+    /// How many frames a queue holds before it hands them over: a full batch
+    /// (<see cref="NetDevice.ReceiveBatchSize"/>) while it fits the end's share of
+    /// <see cref="HeldBytesPerEnd"/>, fewer for large buffers or many queues, never fewer than one.
+    /// </summary>
+    /// <param name="queues">The end's transmit queues.</param>
+    /// <param name="bufferSize">Bytes per buffer of a transmit pool (<see cref="SkBuffPool.BufferSize"/>).</param>
+    public static int HoldLimit(int queues, int bufferSize) =>
+        (int)Math.Clamp(HeldBytesPerEnd / ((long)Math.Max(queues, 1) * Math.Max(bufferSize, 1)), 1, NetDevice.ReceiveBatchSize);
+
+    /// <summary>
+    /// Gives each transmit queue's pool the buffers its batch holds (<see cref="HoldLimit"/>), plus the
+    /// frame its host reads ahead and one to spare, so forwarding never grows a pool once traffic flows,
+    /// and an end pins at most queues × (hold + 2) × buffer size.
     /// </summary>
     public void Open(NetDevice<PairDriver> device)
     {
         foreach (var queue in device.Queues)
         {
-            queue.TxPool.Reserve(NetDevice.ReceiveBatchSize + 2);
+            queue.TxPool.Reserve(HoldLimit(device.TxQueueCount, queue.TxPool.BufferSize) + 2);
         }
     }
 
@@ -127,10 +145,15 @@ public sealed class PairDriver : IDeviceOperations<PairDriver>, IDriverInfo, IEt
         }
         var queue = skb.QueueIndex;
         var batch = _batches[queue];
+        if (batch.Count == 0)
+        {
+            // Per batch, not per end: an MTU change may have resized the buffers since the last one.
+            batch.Limit = HoldLimit(device.TxQueueCount, device.Queues[queue].TxPool.BufferSize);
+        }
         skb.QueueIndex = queue % peer.RxQueueCount;
         batch.Lengths[batch.Count] = skb.Length;
         batch.Frames[batch.Count++] = skb;
-        if (batch.Count < NetDevice.ReceiveBatchSize && device.Queues[queue].XmitMore)
+        if (batch.Count < batch.Limit && device.Queues[queue].XmitMore)
         {
             return TxResult.Ok;
         }
@@ -201,6 +224,7 @@ public sealed class PairDriver : IDeviceOperations<PairDriver>, IDriverInfo, IEt
         public readonly int[] Lengths = new int[NetDevice.ReceiveBatchSize];
         public readonly DropReason?[] Outcomes = new DropReason?[NetDevice.ReceiveBatchSize];
         public int Count;
+        public int Limit = 1;
     }
 
     /// <summary>The peer's name and index, as <c>ethtool -S</c> on a veth shows <c>peer_ifindex</c>.</summary>
