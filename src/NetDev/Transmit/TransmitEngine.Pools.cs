@@ -11,12 +11,15 @@ internal sealed partial class TransmitEngine
     private long _shrinkPeriodStart;
 
     /// <summary>
-    /// After a round: once a period has passed with a surplus in the queue's pools, shrinks them. Costs two
+    /// After a round: once a period has passed with a surplus in the queue's pools, shrinks them. Costs a few
     /// plain reads per round while the pools hold no more than their working size, which is nearly always.
     /// </summary>
     private void ShrinkPools()
     {
-        if (!_queue.TxPool.HasSurplus && !_queue.RxPool.HasSurplus)
+        var tx = _queue.TxPool;
+        var rx = _queue.RxPool;
+        // A receive pool bound to a driver's thread is that thread's to shrink, not this one's.
+        if (!tx.HasSurplus && !(rx.HasSurplus && !rx.IsBoundToAnotherThread))
         {
             _shrinkDue = false;
             return;
@@ -32,8 +35,8 @@ internal sealed partial class TransmitEngine
         {
             return;
         }
-        _queue.TxPool.Shrink();
-        _queue.RxPool.Shrink();
+        tx.Shrink();
+        rx.Shrink();
         _shrinkPeriodStart = clock.GetTimestamp();
     }
 
