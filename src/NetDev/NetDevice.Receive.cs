@@ -1,3 +1,5 @@
+using System.Runtime.ExceptionServices;
+
 namespace NetDev;
 
 /// <summary>
@@ -43,6 +45,7 @@ public abstract partial class NetDevice
     /// consumed when delivered, dropped with a reason when not (device down, queue full).
     /// </summary>
     /// <returns>Whether the system took the frame.</returns>
+    /// <remarks>When the host throws, the frame is dropped as <see cref="DropReason.TransmitError"/> and the exception passes on.</remarks>
     public bool NetifRx([TakesOwnership] SkBuff skb)
     {
         var queueIndex = skb.QueueIndex;
@@ -56,7 +59,16 @@ public abstract partial class NetDevice
             skb.Drop(DropReason.DeviceDown);
             return false;
         }
-        var outcome = link.DeliverToSystem(queueIndex, skb);
+        DropReason? outcome;
+        try
+        {
+            outcome = link.DeliverToSystem(queueIndex, skb);
+        }
+        catch
+        {
+            skb.Drop(DropReason.TransmitError);
+            throw;
+        }
         Settle(_queues[queueIndex], skb, outcome);
         return outcome is null;
     }
@@ -71,6 +83,9 @@ public abstract partial class NetDevice
     /// <returns>How many frames were taken from <paramref name="frames"/> (delivered or dropped); the rest stay the caller's.</returns>
     /// <exception cref="ArgumentOutOfRangeException">A frame's <see cref="SkBuff.QueueIndex"/> is not a queue of
     /// this device; thrown after the batch, whose frames are all taken (that one dropped).</exception>
+    /// <remarks>When the host throws, the frames it did not answer for are dropped as
+    /// <see cref="DropReason.TransmitError"/>, the rest of the batch is still handed over, and the host's
+    /// exception is thrown after the batch: every frame taken is released either way.</remarks>
     public int NetifReceiveBatch(ReadOnlySpan<SkBuff> frames, int budget = ReceiveBatchSize) => ReceiveBatch(frames, default, budget);
 
     /// <summary>
@@ -106,6 +121,7 @@ public abstract partial class NetDevice
             outcomes = t_outcomes;
         }
         var badQueue = -1;
+        ExceptionDispatchInfo? failure = null;
         var link = _link;
         var up = link is not null && Volatile.Read(ref _up);
         var start = 0;
@@ -133,9 +149,20 @@ public abstract partial class NetDevice
             }
             var run = taken[start..end];
             var runOutcomes = outcomes[start..end];
-            for (var i = link!.DeliverBatchToSystem(queueIndex, run, runOutcomes); i < run.Length; i++)
+            var settled = 0;
+            try
             {
-                runOutcomes[i] = link.DeliverToSystem(queueIndex, run[i]);
+                for (settled = link!.DeliverBatchToSystem(queueIndex, run, runOutcomes); settled < run.Length; settled++)
+                {
+                    runOutcomes[settled] = link.DeliverToSystem(queueIndex, run[settled]);
+                }
+            }
+            catch (Exception error)
+            {
+                // The host failed part way: what it did not answer for is dropped, counted, and the batch goes on,
+                // so that no frame is left half owned. The first failure is thrown once the batch is done.
+                runOutcomes[settled..].Fill(DropReason.TransmitError);
+                failure ??= ExceptionDispatchInfo.Capture(error);
             }
             var queue = _queues[queueIndex];
             for (var i = 0; i < run.Length; i++)
@@ -144,6 +171,7 @@ public abstract partial class NetDevice
             }
             start = end;
         }
+        failure?.Throw();
         if (badQueue >= 0)
         {
             throw new ArgumentOutOfRangeException(nameof(frames), badQueue, $"{Name} has {_queues.Length} queues; a frame's QueueIndex is {badQueue}.");

@@ -18,8 +18,17 @@ namespace NetDev;
 /// <see cref="CaptureAllocationStacks"/> (or the environment variable <c>NETDEV_SKB_DEBUG=1</c>) to also
 /// record where each leaked buffer was rented.
 /// </para>
-/// <para><b>Invariants.</b> A storage slot is in exactly one place: the owner's free stack, the shared
-/// return stack, or out with exactly one live handle (<c>Live == true</c>). Counters in
+/// <para>
+/// A pool grows as frames are needed and keeps what it grew to, so steady traffic allocates nothing; after
+/// a burst, <see cref="Shrink"/> lets go of the buffers that then stay idle, down to the working size a
+/// driver asked for with <see cref="Reserve"/>. <see cref="PinnedBytes"/> says what the pool holds.
+/// </para>
+/// <para><b>Invariants.</b> A storage slot of <c>_all</c> is in exactly one place: the owner's free stack,
+/// the shared return stack, or out with exactly one live handle (<c>Live == true</c>); a slot
+/// <see cref="Shrink"/> released is in none and holds no memory. <c>_count</c> is <c>_all.Count</c>,
+/// written under its lock. <c>_lowFree</c> is written by the thread that takes free slots (the owner, or
+/// takers under the return stack's lock when the pool has none) and by <see cref="Shrink"/>; a stale
+/// value only makes one shrink release fewer or more idle buffers, never a rented one. Counters in
 /// <c>_ownerCounts</c> are written only by the owner thread; <c>_foreignCounts</c> only with
 /// <see cref="Interlocked"/>.</para>
 /// </remarks>
@@ -42,6 +51,10 @@ public sealed class SkBuffPool
     private int _returnedCount;
     private int _ownerThreadId;
     private int _bufferSize;
+    private int _count;
+    private int _reserved;
+    // The fewest buffers free since the last Shrink: that many were not needed the whole time.
+    private int _lowFree;
 
     /// <summary>Creates an empty pool; buffers are allocated as they are first needed.</summary>
     /// <param name="bufferSize">Bytes per buffer, headroom included.</param>
@@ -94,6 +107,75 @@ public sealed class SkBuffPool
         }
     }
 
+    /// <summary>
+    /// The fewest buffers the pool keeps: the most any <see cref="Reserve"/> asked for, the working size a
+    /// driver declared. <see cref="Shrink"/> never goes below it.
+    /// </summary>
+    public int Reserved => Volatile.Read(ref _reserved);
+
+    /// <summary>
+    /// Pinned memory the pool holds: every buffer it allocated and has not released by <see cref="Shrink"/>,
+    /// headroom included, whether rented or free.
+    /// </summary>
+    public long PinnedBytes
+    {
+        get
+        {
+            lock (_all)
+            {
+                return _all.Sum(slot => (long)slot.Memory.Length);
+            }
+        }
+    }
+
+    /// <summary>Whether the pool holds more buffers than it keeps (<see cref="Reserved"/>): what <see cref="Shrink"/> may release. No lock.</summary>
+    public bool HasSurplus => Volatile.Read(ref _count) > Volatile.Read(ref _reserved);
+
+    /// <summary>
+    /// Lets go of the buffers a burst left behind: those that stayed free the whole time since the last call
+    /// (or since the pool was made), never going below <see cref="Reserved"/>; their pinned memory goes back
+    /// to the runtime. Returns how many were released. Call it now and then on the owner's thread (the
+    /// transmit engine does for its queue's pools, every 2 seconds while there is a surplus), or
+    /// from any thread while the pool has no owner; bound to another thread it does nothing.
+    /// </summary>
+    public int Shrink()
+    {
+        if (IsBoundToAnotherThread)
+        {
+            return 0;
+        }
+        var owner = IsOwnerThread;
+        var released = 0;
+        lock (_all)
+        {
+            var surplus = Math.Min(_lowFree, _all.Count - _reserved);
+            while (released < surplus && TakeIdle(owner) is { } slot)
+            {
+                _all.Remove(slot);
+                // A stale handle may still refer to the slot; the memory must not stay reachable through it.
+                slot.Memory = [];
+                released++;
+            }
+            Volatile.Write(ref _count, _all.Count);
+        }
+        _lowFree = owner ? _free.Count : FreeForeign;
+        return released;
+    }
+
+    /// <summary>A free slot to release, from the stack the calling thread may use.</summary>
+    private SkBuffSlot? TakeIdle(bool owner) => owner && _free.Count > 0 ? _free.Pop() : TakeAsForeign();
+
+    private int FreeForeign
+    {
+        get
+        {
+            lock (_returned)
+            {
+                return _returned.Count;
+            }
+        }
+    }
+
     /// <summary>How many rented buffers are not yet released.</summary>
     public int Outstanding
     {
@@ -114,6 +196,10 @@ public sealed class SkBuffPool
     public void Reserve(int count)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
+        lock (_all)
+        {
+            _reserved = Math.Max(_reserved, count);
+        }
         while (Allocated < count)
         {
             var (slot, _) = Allocate(BufferSize);
@@ -147,6 +233,7 @@ public sealed class SkBuffPool
         var slot = owner ? TakeAsOwner() : TakeAsForeign();
         if (slot is null)
         {
+            _lowFree = 0;
             var allocated = Allocate(Math.Max(capacity, BufferSize));
             slot = allocated.Slot;
             if (owner)
@@ -264,7 +351,16 @@ public sealed class SkBuffPool
                 _returnedCount = 0;
             }
         }
-        return _free.Count > 0 ? _free.Pop() : null;
+        if (_free.Count == 0)
+        {
+            return null;
+        }
+        var slot = _free.Pop();
+        if (_free.Count < _lowFree)
+        {
+            _lowFree = _free.Count;
+        }
+        return slot;
     }
 
     private SkBuffSlot? TakeAsForeign()
@@ -277,6 +373,10 @@ public sealed class SkBuffPool
             }
             var slot = _returned.Pop();
             _returnedCount = _returned.Count;
+            if (_returnedCount < _lowFree)
+            {
+                _lowFree = _returnedCount;
+            }
             return slot;
         }
     }
@@ -290,6 +390,7 @@ public sealed class SkBuffPool
         {
             _all.Add(slot);
             count = _all.Count;
+            Volatile.Write(ref _count, count);
         }
         lock (_returned)
         {

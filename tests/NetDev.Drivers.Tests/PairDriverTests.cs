@@ -205,6 +205,86 @@ public sealed class PairDriverTests
     }
 
     [Fact]
+    public void AHandOverThatThrowsDropsItsBatchCountedAndTheQueueGoesOn()
+    {
+        using var pair = TestPair.Create();
+        var queue = pair.A.Queues[0];
+        var throwNext = true;
+        // The peer's system fails once in the middle of a batch, as a host whose write throws.
+        pair.LinkB.ReceivePolicy = (_, _) =>
+        {
+            if (throwNext)
+            {
+                throwNext = false;
+                throw new InvalidOperationException("the peer's system failed");
+            }
+            return null;
+        };
+
+        pair.LinkA.RunOnQueue(0, () =>
+        {
+            for (var i = 0; i < 4; i++)
+            {
+                var skb = queue.TxPool.Rent();
+                TestFrames.Numbered(i).CopyTo(skb.Put(TestFrames.Numbered(i).Length));
+                queue.Engine.Dispatch(skb, more: i < 3);
+            }
+        });
+        // More than a whole batch after it: the held batch was cleared, so nothing touches a released frame.
+        var after = Enumerable.Range(10, NetDevice.ReceiveBatchSize + 6).Select(i => TestFrames.Numbered(i)).ToList();
+        foreach (var frame in after)
+        {
+            Assert.Equal(InjectResult.Dispatched, pair.LinkA.InjectTransmit(frame));
+        }
+
+        Assert.Equal(after, pair.LinkB.Received.Select(f => f.Data));
+        Assert.Equal(4, queue.TxPool.DropCount(DropReason.TransmitError));
+        Assert.Equal(((long)after.Count, 4L), (pair.A.GetStats().TxPackets, pair.A.GetStats().TxDropped));
+        Assert.Equal(after.Count, pair.B.GetStats().RxPackets);
+        // The failure is reported once, not once per later frame.
+        Assert.Contains("the peer's system failed", Assert.Single(pair.LinkA.Errors).ToString());
+        pair.LinkB.AssertNoErrors();
+        SkBuffAccounting.AssertNoLeaks(pair.A);
+        SkBuffAccounting.AssertNoLeaks(pair.B);
+    }
+
+    [Fact]
+    public void WithOffloadsAndManyQueuesAnEndPinsNoMoreThanItsBound()
+    {
+        const int queues = 16;
+        // Buffers as a Linux host with offloads sizes them, for a 64 KiB segment (the test host has no offloads).
+        const int bufferSize = SkBuffPool.DefaultHeadroom + NetDevice.GsoMaxFrameLength;
+        using var pair = TestPair.Create(queues, bufferSize: bufferSize);
+        // The documented bound (docs/reliability.md): queues × (hold + 2) buffers, the hold within HeldBytesPerEnd.
+        var hold = PairDriver.HoldLimit(queues, bufferSize);
+        var bound = (long)queues * (hold + 2) * bufferSize;
+        Assert.True(bound <= PairDriver.HeldBytesPerEnd + 2L * queues * bufferSize, $"bound {bound}");
+
+        // A long batch on every queue: the host says more follow for 100 frames.
+        for (var q = 0; q < queues; q++)
+        {
+            var queue = pair.A.Queues[q];
+            pair.LinkA.RunOnQueue(q, () =>
+            {
+                for (var i = 0; i < 100; i++)
+                {
+                    var skb = queue.TxPool.Rent();
+                    TestFrames.Numbered(i).CopyTo(skb.Put(TestFrames.Numbered(i).Length));
+                    queue.Engine.Dispatch(skb, more: i < 99);
+                }
+            });
+        }
+
+        Assert.Equal(100L * queues, pair.B.GetStats().RxPackets);
+        foreach (var end in new[] { pair.A, pair.B })
+        {
+            var pinned = end.Queues.Sum(q => q.TxPool.PinnedBytes + q.RxPool.PinnedBytes);
+            Assert.True(pinned <= bound, $"{end.Name} pins {pinned} bytes; its bound is {bound}");
+        }
+        pair.AssertClean();
+    }
+
+    [Fact]
     public void EveryBufferIsReleasedOnceAndNoneIsLeftAtTeardown()
     {
         var pair = TestPair.Create(queues: 2);
@@ -285,7 +365,7 @@ public sealed class PairDriverTests
         public OperationRecorder CallsA { get; private set; } = null!;
 
         /// <summary>A pair on a new test host; <paramref name="observer"/> sees each frame B's driver hands to B's system.</summary>
-        public static TestPair Create(int queues = 1, DeliveryObserver? observer = null)
+        public static TestPair Create(int queues = 1, DeliveryObserver? observer = null, int? bufferSize = null)
         {
             var host = new TestHost();
             INetDeviceHost hostB = observer is null ? host : new ObservedHost(host, observer);
@@ -297,6 +377,14 @@ public sealed class PairDriverTests
                 pair.B.TimeProvider = host.Clock;
                 pair.CallsA = OperationRecorder.Attach(pair.A);
                 registration.Register();
+                if (bufferSize is { } size)
+                {
+                    foreach (var queue in pair.A.Queues.Concat(pair.B.Queues))
+                    {
+                        queue.TxPool.BufferSize = size;
+                        queue.RxPool.BufferSize = size;
+                    }
+                }
                 registration.BringUp();
                 return pair;
             }

@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using Microsoft.Extensions.Logging;
 using NetDev.Hosting;
 
@@ -19,7 +20,8 @@ namespace NetDev.Drivers.Pair;
 /// (<see cref="DeviceQueue.XmitMore"/>) the frame is held, and the batch goes to the peer with one
 /// <see cref="NetDevice.NetifReceiveBatch(ReadOnlySpan{SkBuff}, Span{DropReason?}, int)"/> — on Linux one
 /// system call for the batch rather than one per frame. A frame is never held past the end of its host's
-/// batch.</para>
+/// batch, and a batch holds at most <see cref="HoldLimit"/> frames, so what an end pins is bounded
+/// (docs/reliability.md gives the formula).</para>
 /// <para><b>Invariants.</b> <c>_peer</c> is set once, before either device is registered, and never
 /// changes; both ends of a pair point at each other. <c>_batches[q]</c> is touched only by transmit queue
 /// <c>q</c>'s thread, or by <see cref="Stop"/> once the queues are disabled; the frames it holds are live
@@ -101,14 +103,31 @@ public sealed class PairDriver : IDeviceOperations<PairDriver>, IDriverInfo, IEt
     }
 
     /// <summary>
-    /// Gives each transmit queue's pool the buffers a full batch holds, plus the frame its host reads
-    /// ahead and one to spare, so forwarding never grows a pool once traffic flows.
+    /// The most bytes of buffer one end holds in its batches, over all its queues: with offloads a buffer
+    /// is about 64 KiB, so a full batch per queue would pin 4 MiB per queue (1 GiB an end at 256 queues).
+    /// </summary>
+    public const int HeldBytesPerEnd = 4 * 1024 * 1024;
+
+    /// <summary>
+    /// How many frames a queue holds before it hands them over: a full batch
+    /// (<see cref="NetDevice.ReceiveBatchSize"/>) while it fits the end's share of
+    /// <see cref="HeldBytesPerEnd"/>, fewer for large buffers or many queues, never fewer than one.
+    /// </summary>
+    /// <param name="queues">The end's transmit queues.</param>
+    /// <param name="bufferSize">Bytes per buffer of a transmit pool (<see cref="SkBuffPool.BufferSize"/>).</param>
+    public static int HoldLimit(int queues, int bufferSize) =>
+        (int)Math.Clamp(HeldBytesPerEnd / ((long)Math.Max(queues, 1) * Math.Max(bufferSize, 1)), 1, NetDevice.ReceiveBatchSize);
+
+    /// <summary>
+    /// Gives each transmit queue's pool the buffers its batch holds (<see cref="HoldLimit"/>), plus the
+    /// frame its host reads ahead and one to spare, so forwarding never grows a pool once traffic flows,
+    /// and an end pins at most queues × (hold + 2) × buffer size.
     /// </summary>
     public void Open(NetDevice<PairDriver> device)
     {
         foreach (var queue in device.Queues)
         {
-            queue.TxPool.Reserve(NetDevice.ReceiveBatchSize + 2);
+            queue.TxPool.Reserve(HoldLimit(device.TxQueueCount, queue.TxPool.BufferSize) + 2);
         }
     }
 
@@ -126,10 +145,15 @@ public sealed class PairDriver : IDeviceOperations<PairDriver>, IDriverInfo, IEt
         }
         var queue = skb.QueueIndex;
         var batch = _batches[queue];
+        if (batch.Count == 0)
+        {
+            // Per batch, not per end: an MTU change may have resized the buffers since the last one.
+            batch.Limit = HoldLimit(device.TxQueueCount, device.Queues[queue].TxPool.BufferSize);
+        }
         skb.QueueIndex = queue % peer.RxQueueCount;
         batch.Lengths[batch.Count] = skb.Length;
         batch.Frames[batch.Count++] = skb;
-        if (batch.Count < NetDevice.ReceiveBatchSize && device.Queues[queue].XmitMore)
+        if (batch.Count < batch.Limit && device.Queues[queue].XmitMore)
         {
             return TxResult.Ok;
         }
@@ -137,37 +161,60 @@ public sealed class PairDriver : IDeviceOperations<PairDriver>, IDriverInfo, IEt
         return TxResult.Ok;
     }
 
-    /// <summary>Hands over what a queue still holds (its host stopped the queue between two frames of a batch).</summary>
+    /// <summary>
+    /// Hands over what a queue still holds (its host stopped the queue between two frames of a batch); a
+    /// queue whose hand-over fails does not keep the others' frames back, and the first failure is thrown after.
+    /// </summary>
     public void Stop(NetDevice<PairDriver> device)
     {
         if (_peer is not { } peer)
         {
             return;
         }
+        ExceptionDispatchInfo? failure = null;
         for (var queue = 0; queue < _batches.Length; queue++)
         {
             if (_batches[queue].Count > 0)
             {
-                HandOver(device, peer, queue, _batches[queue]);
+                try
+                {
+                    HandOver(device, peer, queue, _batches[queue]);
+                }
+                catch (Exception error)
+                {
+                    failure ??= ExceptionDispatchInfo.Capture(error);
+                }
             }
         }
+        failure?.Throw();
     }
 
-    /// <summary>The peer takes the batch (a down peer drops it, as <see cref="DropReason.DeviceDown"/>); what it took counts as transmitted.</summary>
+    /// <summary>
+    /// The peer takes the batch (a down peer drops it, as <see cref="DropReason.DeviceDown"/>); what it took
+    /// counts as transmitted. The batch is empty afterwards even when the peer's system throws: the peer has
+    /// then dropped what it could not deliver (counted), and the exception goes on to the host, which
+    /// reports it, while the queue carries on with the next frame.
+    /// </summary>
     private static void HandOver(NetDevice<PairDriver> device, NetDevice<PairDriver> peer, int queue, PendingBatch batch)
     {
         var frames = batch.Frames.AsSpan(0, batch.Count);
-        peer.NetifReceiveBatch(frames, batch.Outcomes);
-        var counters = device.Queues[queue];
-        for (var i = 0; i < frames.Length; i++)
+        try
         {
-            if (batch.Outcomes[i] is null)
-            {
-                counters.CountTx(batch.Lengths[i]);
-            }
+            peer.NetifReceiveBatch(frames, batch.Outcomes);
         }
-        frames.Clear();
-        batch.Count = 0;
+        finally
+        {
+            var counters = device.Queues[queue];
+            for (var i = 0; i < frames.Length; i++)
+            {
+                if (batch.Outcomes[i] is null)
+                {
+                    counters.CountTx(batch.Lengths[i]);
+                }
+            }
+            frames.Clear();
+            batch.Count = 0;
+        }
     }
 
     /// <summary>Frames of one transmit queue held until the host's batch ends.</summary>
@@ -177,6 +224,7 @@ public sealed class PairDriver : IDeviceOperations<PairDriver>, IDriverInfo, IEt
         public readonly int[] Lengths = new int[NetDevice.ReceiveBatchSize];
         public readonly DropReason?[] Outcomes = new DropReason?[NetDevice.ReceiveBatchSize];
         public int Count;
+        public int Limit = 1;
     }
 
     /// <summary>The peer's name and index, as <c>ethtool -S</c> on a veth shows <c>peer_ifindex</c>.</summary>
@@ -256,7 +304,7 @@ public sealed class PairRegistration : IDisposable
         }
         if (failures.Count == 1)
         {
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failures[0]);
+            ExceptionDispatchInfo.Throw(failures[0]);
         }
         if (failures.Count > 1)
         {

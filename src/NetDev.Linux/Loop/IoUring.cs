@@ -259,6 +259,20 @@ internal sealed unsafe class IoUring : IDisposable
     }
 
     /// <summary>
+    /// Takes back the entries queued since the last submission that the kernel has not consumed, so that no
+    /// later <c>io_uring_enter</c> submits them; returns how many. For a caller whose batch failed before
+    /// or during its submission: the memory those entries point at may be reused as soon as it returns.
+    /// </summary>
+    internal uint DiscardUnsubmitted()
+    {
+        var discarded = Unsubmitted;
+        _sqTail -= discarded;
+        // The kernel reads the tail only inside io_uring_enter (no SQPOLL), so moving it back is seen by the next one.
+        Volatile.Write(ref *_sqTailPointer, _sqTail);
+        return discarded;
+    }
+
+    /// <summary>
     /// Submits the queued entries and waits until a completion is there or <paramref name="timeoutMilliseconds"/>
     /// passed (negative: no limit; zero: do not wait). Returns false when the wait timed out or was interrupted.
     /// </summary>

@@ -115,6 +115,8 @@ internal sealed unsafe class IoUringReader : IDisposable
     internal void Start(int tapFd, int wakeFd, SkBuffPool pool)
     {
         _pool = pool;
+        // The buffers the kernel holds are this reader's working size, not a surplus to shrink.
+        pool.Reserve(Buffers);
         _ring.EnableOnCurrentThread();
         ReadOnlySpan<int> files = [tapFd, wakeFd];
         _nativeInUse = true;

@@ -29,8 +29,12 @@ namespace NetDev.Linux.Loop;
 /// <c>s_registryLock</c>, which is taken only when a writer is made or closed, never per batch. Between the submission of a batch and the return of <see cref="Write"/>
 /// every submitted entry completes and is reaped, so no request outlives the frames and the native header
 /// and vector arrays it points at; the caller owns the frames (live SkBuffs in pinned pool memory) and
-/// keeps the descriptor open (a reference on its handle) for the whole call. The native arrays are freed
-/// only after the ring is closed.</para>
+/// keeps the descriptor open (a reference on its handle) for the whole call. A batch that fails part way
+/// leaves nothing behind: its entries the kernel has not consumed are taken back out of the ring, the
+/// writes it consumed are waited for, and completions carry their batch's number, so a later batch neither
+/// submits a stale entry nor takes a stale completion for its own; a writer that could not wait is broken
+/// and used no more (<see cref="ForCurrentThread"/> returns null). The native arrays are freed only after
+/// the ring is closed.</para>
 /// </remarks>
 internal sealed unsafe class IoUringWriter
 {
@@ -38,6 +42,9 @@ internal sealed unsafe class IoUringWriter
     internal const int MaxBatch = NetDevice.ReceiveBatchSize;
 
     private const int HeaderStride = 16;
+
+    // Waits for the writes of a failed batch before the writer gives up on its ring.
+    private const int AbandonAttempts = 100;
 
     [ThreadStatic]
     private static IoUringWriter? t_writer;
@@ -53,6 +60,8 @@ internal sealed unsafe class IoUringWriter
     private readonly byte* _headers;
     private readonly Interop.IoVec* _vectors;
     private bool _closed;
+    private uint _batch;
+    private NetDevException? _broken;
 
     private IoUringWriter(IoUring ring)
     {
@@ -74,7 +83,7 @@ internal sealed unsafe class IoUringWriter
     {
         if (t_writer is { } writer)
         {
-            return writer;
+            return writer._broken is null ? writer : null;
         }
         if (s_unavailable is not null)
         {
@@ -133,14 +142,43 @@ internal sealed unsafe class IoUringWriter
 
     private void WriteChunk(int tapFd, ReadOnlySpan<SkBuff> frames, bool virtioNetHeader, Span<DropReason?> outcomes)
     {
+        if (_broken is { } broken)
+        {
+            throw broken;
+        }
+        // Each batch's completions carry its number, so one left by an abandoned batch is never taken for this one's.
+        var tag = (ulong)++_batch << 32;
+        var prepared = 0u;
+        var completed = 0u;
+        try
+        {
+            Prepare(tapFd, frames, virtioNetHeader, tag, ref prepared);
+            while (completed < prepared)
+            {
+                // Interrupted by a signal: the entries stay submitted; wait again for the rest.
+                _ring.SubmitAndWaitFor(prepared - completed);
+                completed += Reap(tag, outcomes);
+            }
+        }
+        catch
+        {
+            Abandon(prepared, completed, tag);
+            throw;
+        }
+    }
+
+    /// <summary>Queues one write per frame, tagged with the batch's number; <paramref name="prepared"/> counts what is queued.</summary>
+    private void Prepare(int tapFd, ReadOnlySpan<SkBuff> frames, bool virtioNetHeader, ulong tag, ref uint prepared)
+    {
         for (var i = 0; i < frames.Length; i++)
         {
             var entry = _ring.NextEntry();
             if (entry is null)
             {
-                // Every earlier batch was reaped whole, and a batch fits the ring.
+                // Every earlier batch was reaped whole or abandoned, and a batch fits the ring.
                 throw new InvalidOperationException("The io_uring submission ring is full.");
             }
+            prepared++;
             var frame = frames[i];
             var data = frame.Data;
             // SAFETY: data lies in the pinned pool buffer of a live SkBuff the caller owns until this method returns,
@@ -166,18 +204,54 @@ internal sealed unsafe class IoUringWriter
             }
             entry->Fd = tapFd;
             entry->OpFlags = Interop.RWF_NOWAIT;
-            entry->UserData = (ulong)i;
+            entry->UserData = tag | (uint)i;
         }
-        var remaining = (uint)frames.Length;
-        while (remaining > 0)
+    }
+
+    /// <summary>Takes the completions there are; stores this batch's outcomes (unless <paramref name="outcomes"/> is empty) and returns how many were its own.</summary>
+    private uint Reap(ulong tag, Span<DropReason?> outcomes)
+    {
+        var taken = 0u;
+        while (_ring.TryTakeCompletion(out var completion))
         {
-            // Interrupted by a signal: the entries stay submitted; wait again for the rest.
-            _ring.SubmitAndWaitFor(remaining);
-            while (_ring.TryTakeCompletion(out var completion))
+            if ((completion.UserData & ~(ulong)uint.MaxValue) != tag)
             {
-                outcomes[(int)completion.UserData] = completion.Result < 0 ? Tap.TapLink.WriteFailure(-completion.Result) : null;
-                remaining--;
+                continue;
             }
+            if (!outcomes.IsEmpty)
+            {
+                outcomes[(int)(uint)completion.UserData] = completion.Result < 0 ? Tap.TapLink.WriteFailure(-completion.Result) : null;
+            }
+            taken++;
+        }
+        return taken;
+    }
+
+    /// <summary>
+    /// A batch failed part way (a frame could not be prepared, or <c>io_uring_enter</c> failed): the entries
+    /// the kernel has not consumed are taken back, so no later batch submits them with pointers into buffers
+    /// that were reused meanwhile, and the writes it did consume are waited for, so none outlives the call.
+    /// When they cannot be waited for, the writer is broken for good: the caller writes frame by frame.
+    /// </summary>
+    private void Abandon(uint prepared, uint completed, ulong tag)
+    {
+        var inFlight = prepared - _ring.DiscardUnsubmitted() - completed;
+        for (var attempt = 0; inFlight > 0 && attempt < AbandonAttempts; attempt++)
+        {
+            try
+            {
+                _ring.SubmitAndWaitFor(inFlight);
+            }
+            catch (NetDevException error)
+            {
+                _broken = error;
+                return;
+            }
+            inFlight -= Reap(tag, default);
+        }
+        if (inFlight > 0)
+        {
+            _broken = new NetDevException(Errno.EIO, "io_uring_enter", null, "writes of an abandoned batch did not complete");
         }
     }
 

@@ -32,6 +32,8 @@ internal sealed class PollTransmitSource(SafeFileDescriptor tap, WakeSignal wake
     protected override void Started(SkBuffPool pool, int tapFd, int wakeFd)
     {
         _pool = pool;
+        // The frame read ahead and the spare buffer are this source's working size, not a surplus to shrink.
+        pool.Reserve(2);
         _tapFd = tapFd;
         _wakeFd = wakeFd;
     }

@@ -125,6 +125,7 @@ internal sealed partial class TransmitEngine
             RetryPending();
         }
         HandOver();
+        ShrinkPools();
     }
 
     /// <summary>
@@ -257,6 +258,10 @@ internal sealed partial class TransmitEngine
         if (WatchdogDelay is { } watchdog && (delay is null || watchdog < delay))
         {
             delay = watchdog;
+        }
+        if (ShrinkDelay is { } shrink && (delay is null || shrink < delay))
+        {
+            delay = shrink;
         }
         return delay;
     }
