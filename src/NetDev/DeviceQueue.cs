@@ -133,6 +133,53 @@ public sealed class DeviceQueue
         Engine.Wake();
     }
 
+    /// <summary>
+    /// Stops the queue when <paramref name="hasRoom"/> says another frame would not fit, then asks again
+    /// (<c>netif_txq_maybe_stop</c>): a completion on another thread that made room meanwhile found the queue
+    /// not yet stopped and woke nothing, so without the second look the queue could stay stopped for good.
+    /// Call in <see cref="IDeviceOperations{TSelf}.StartXmit"/> after taking the frame; pair it with
+    /// <see cref="MaybeWake"/> where room is made.
+    /// </summary>
+    /// <param name="state">What <paramref name="hasRoom"/> looks at (the driver), so the check needs no closure.</param>
+    /// <param name="hasRoom">Whether another frame fits now; it must be safe to call from any thread.</param>
+    /// <returns>Whether the queue is stopped now.</returns>
+    public bool MaybeStop<TState>(TState state, Func<TState, bool> hasRoom)
+    {
+        ArgumentNullException.ThrowIfNull(hasRoom);
+        if (hasRoom(state))
+        {
+            return false;
+        }
+        Stop();
+        // The stop is visible before the second look, as the completer's freeing is before its look at the flag.
+        Interlocked.MemoryBarrier();
+        if (!hasRoom(state))
+        {
+            return true;
+        }
+        Wake();
+        return false;
+    }
+
+    /// <summary>
+    /// Where room was made (a completion, on any thread): wakes the queue if it is stopped and
+    /// <paramref name="hasRoom"/> says a frame fits now (<c>netif_txq_completed_wake</c>). With
+    /// <see cref="MaybeStop"/> on the transmit side no wake-up is lost and none comes while the ring is full.
+    /// </summary>
+    /// <returns>Whether the queue was woken.</returns>
+    public bool MaybeWake<TState>(TState state, Func<TState, bool> hasRoom)
+    {
+        ArgumentNullException.ThrowIfNull(hasRoom);
+        // The room just made is visible before the look at the flag (see MaybeStop).
+        Interlocked.MemoryBarrier();
+        if (!_stopped || !hasRoom(state))
+        {
+            return false;
+        }
+        Wake();
+        return true;
+    }
+
     /// <summary>Counts one transmitted frame of <paramref name="bytes"/> bytes. Call on the queue's thread.</summary>
     public void CountTx(int bytes)
     {

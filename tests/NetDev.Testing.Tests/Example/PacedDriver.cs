@@ -11,6 +11,14 @@ public sealed class PacedDriver(TimeSpan interval, int ringSize) : IDeviceOperat
     private readonly Queue<SkBuff> _ring = new();
     private readonly List<byte[]> _sent = [];
     private ITimer? _timer;
+    private int _mostQueued;
+    private long _sentCount;
+
+    /// <summary>The most frames the ring held at once.</summary>
+    public int MostQueued => Volatile.Read(ref _mostQueued);
+
+    /// <summary>How many frames went out.</summary>
+    public long SentCount => Interlocked.Read(ref _sentCount);
 
     /// <summary>What went out, in order.</summary>
     public IReadOnlyList<byte[]> Sent
@@ -25,7 +33,7 @@ public sealed class PacedDriver(TimeSpan interval, int ringSize) : IDeviceOperat
     }
 
     public void Open(NetDevice<PacedDriver> device) =>
-        _timer = device.TimeProvider.CreateTimer(_ => SendOne(device), null, interval, interval);
+        _timer = device.TimeProvider.CreateTimer(_ => TransmitOne(device), null, interval, interval);
 
     public void Stop(NetDevice<PacedDriver> device)
     {
@@ -46,6 +54,7 @@ public sealed class PacedDriver(TimeSpan interval, int ringSize) : IDeviceOperat
         lock (_lock)
         {
             _ring.Enqueue(skb);
+            _mostQueued = Math.Max(_mostQueued, _ring.Count);
             if (_ring.Count == ringSize)
             {
                 device.StopQueue(skb.QueueIndex);
@@ -56,7 +65,8 @@ public sealed class PacedDriver(TimeSpan interval, int ringSize) : IDeviceOperat
 
     public void Dispose() => _timer?.Dispose();
 
-    private void SendOne(NetDevice<PacedDriver> device)
+    /// <summary>Puts the oldest frame on the wire: what the pacing timer does each interval (a test may do it itself).</summary>
+    public void TransmitOne(NetDevice<PacedDriver> device)
     {
         lock (_lock)
         {
@@ -64,7 +74,11 @@ public sealed class PacedDriver(TimeSpan interval, int ringSize) : IDeviceOperat
             {
                 return;
             }
-            _sent.Add(skb.Data.ToArray());
+            if (_sent.Count < 1000)
+            {
+                _sent.Add(skb.Data.ToArray());
+            }
+            _sentCount++;
             skb.Consume();
         }
         device.WakeQueue(0);

@@ -49,4 +49,40 @@ public sealed class PacedDriverTests
         registration.Dispose();
         host.AssertClean();
     }
+
+    [Fact]
+    public void UnderLoadTheRingNeverHoldsMoreThanItsSlots()
+    {
+        // Frames arrive as fast as the queue's thread takes them while another thread frees slots as fast as
+        // it can: a wake that raced with a stop would let the ring grow past its size.
+        var host = new TestHost(new TestHostOptions { Threaded = true, TimeProvider = TimeProvider.System, CaptureReceivedFrames = false });
+        var driver = new PacedDriver(Timeout.InfiniteTimeSpan, ringSize: 2);
+        using var registration = new Registration<PacedDriver>(host, 1, 1, driver);
+        var link = host.Register(registration);
+        registration.Device.BringUp();
+        var stop = false;
+        var completions = new Thread(() =>
+        {
+            while (!Volatile.Read(ref stop))
+            {
+                driver.TransmitOne(registration.Device);
+            }
+        }) { IsBackground = true };
+        completions.Start();
+
+        const int Frames = 200_000;
+        var frame = TestFrames.Numbered(1);
+        for (var i = 0; i < Frames; i++)
+        {
+            while (link.InjectTransmit(frame) == InjectResult.Dropped)
+            {
+                Thread.Yield();
+            }
+        }
+        Assert.True(SpinWait.SpinUntil(() => driver.SentCount == Frames, TimeSpan.FromSeconds(120)), $"only {driver.SentCount} of {Frames} frames were sent");
+        Volatile.Write(ref stop, true);
+        completions.Join();
+
+        Assert.InRange(driver.MostQueued, 1, 2);
+    }
 }
