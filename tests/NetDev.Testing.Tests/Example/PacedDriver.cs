@@ -3,7 +3,9 @@ namespace NetDev.Testing.Tests.Example;
 /// <summary>
 /// The example driver of docs/testing.md: it paces its output, putting one frame "on the wire" every
 /// <c>interval</c>. Frames wait in a ring of <c>ringSize</c> slots; when the ring is full the driver
-/// stops the queue, and the kernel holds further frames until a slot frees and the driver wakes it.
+/// stops the queue, and the kernel holds further frames until a slot frees and the driver wakes it —
+/// with <see cref="DeviceQueue.MaybeStop"/> and <see cref="DeviceQueue.MaybeWake"/>, which look at the ring
+/// again after stopping and before waking, so the timer's thread and the queue's never race.
 /// </summary>
 public sealed class PacedDriver(TimeSpan interval, int ringSize) : IDeviceOperations<PacedDriver>, IDisposable
 {
@@ -13,6 +15,9 @@ public sealed class PacedDriver(TimeSpan interval, int ringSize) : IDeviceOperat
     private ITimer? _timer;
     private int _mostQueued;
     private long _sentCount;
+
+    /// <summary>Called each time a frame went on the wire, before the queue is woken for the free slot.</summary>
+    public Action? FrameSent { get; set; }
 
     /// <summary>The most frames the ring held at once.</summary>
     public int MostQueued => Volatile.Read(ref _mostQueued);
@@ -51,19 +56,29 @@ public sealed class PacedDriver(TimeSpan interval, int ringSize) : IDeviceOperat
     public TxResult StartXmit(NetDevice<PacedDriver> device, SkBuff skb)
     {
         device.CountTx(skb);
+        var queue = device.Queues[skb.QueueIndex];
         lock (_lock)
         {
             _ring.Enqueue(skb);
             _mostQueued = Math.Max(_mostQueued, _ring.Count);
-            if (_ring.Count == ringSize)
-            {
-                device.StopQueue(skb.QueueIndex);
-            }
         }
+        // Stop when full, and look again: a slot freed meanwhile on the timer's thread woke nothing.
+        queue.MaybeStop(this, static driver => driver.HasRoom);
         return TxResult.Ok;
     }
 
     public void Dispose() => _timer?.Dispose();
+
+    private bool HasRoom
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _ring.Count < ringSize;
+            }
+        }
+    }
 
     /// <summary>Puts the oldest frame on the wire: what the pacing timer does each interval (a test may do it itself).</summary>
     public void TransmitOne(NetDevice<PacedDriver> device)
@@ -81,6 +96,8 @@ public sealed class PacedDriver(TimeSpan interval, int ringSize) : IDeviceOperat
             _sentCount++;
             skb.Consume();
         }
-        device.WakeQueue(0);
+        FrameSent?.Invoke();
+        // Wake only if a frame fits now: the ring may have filled again since the slot was freed.
+        device.Queues[0].MaybeWake(this, static driver => driver.HasRoom);
     }
 }

@@ -85,4 +85,34 @@ public sealed class PacedDriverTests
 
         Assert.InRange(driver.MostQueued, 1, 2);
     }
+
+    [Fact]
+    public void AWakeThatRacesWithTheRingFillingAgainDoesNotOverfillIt()
+    {
+        // The interleaving a completion thread can meet: a slot frees, frames fill the ring again (the queue
+        // stops), and only then does the completion wake the queue.
+        var host = new TestHost();
+        var driver = new PacedDriver(Timeout.InfiniteTimeSpan, ringSize: 2);
+        using var registration = new Registration<PacedDriver>(host, 1, 1, driver);
+        var link = host.Register(registration);
+        registration.Device.BringUp();
+        link.InjectTransmit(TestFrames.Numbered(0));   // one slot of two taken: the queue runs
+        var refill = true;
+        driver.FrameSent = () =>
+        {
+            if (refill)
+            {
+                refill = false;
+                link.InjectTransmit(TestFrames.Numbered(1));
+                link.InjectTransmit(TestFrames.Numbered(2));   // full again: stopped
+                link.InjectTransmit(TestFrames.Numbered(3));   // waits in the kernel
+            }
+        };
+
+        driver.TransmitOne(registration.Device);   // frees a slot, then (after the refill) wakes the queue
+
+        Assert.Equal(2, driver.MostQueued);
+        Assert.True(registration.Device.Queues[0].IsStopped);
+        Assert.Equal(1, link.GetKernelQueueStats(0).Length);
+    }
 }
