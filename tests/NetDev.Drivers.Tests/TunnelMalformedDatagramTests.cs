@@ -116,6 +116,8 @@ public sealed class TunnelMalformedDatagramTests : IDisposable
         Assert.Equal(2, own["tunnel_rx_too_big"]);
         Assert.Equal(0, own["tunnel_rx_socket_errors"]);
 
+        // The frame reached the overlay before the receive thread counted it (it counts once the write returned).
+        Wait.Until(() => device.GetLinkStats64().RxPackets == 1, "the valid frame counted");
         var stats = device.GetLinkStats64();
         Assert.Equal(14, stats.RxDropped);
         Assert.Equal(2 + 1 + 2, stats.RxLengthErrors);
