@@ -123,12 +123,19 @@ internal sealed partial class TransmitEngine
         try
         {
             source.Start(pool);
+            var namedAs = _device.Name;
             while (true)
             {
                 RunRequests();
                 if (_stopping)
                 {
                     break;
+                }
+                if (!ReferenceEquals(_device.Name, namedAs))
+                {
+                    // Renamed (ip link set … name …): the thread's name follows, for tools that list threads.
+                    namedAs = _device.Name;
+                    Thread.CurrentThread.Name = $"netdev {namedAs} q{_queue.Index}";
                 }
                 Round();
                 source.Wait(IsAccepting && !_sourceFailed, NextDelay());
