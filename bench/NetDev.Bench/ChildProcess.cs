@@ -152,6 +152,12 @@ internal sealed class ChildProcess
             // It ended between the check and the kill.
         }
         _stopped = true;
+        // Process.Dispose closes only the streams nobody was handed; standard output was, by the waits here.
+        _process.StandardOutput.Dispose();
+        if (_process.StartInfo.RedirectStandardInput)
+        {
+            _process.StandardInput.Dispose();
+        }
         _process.Dispose();
     }
 }

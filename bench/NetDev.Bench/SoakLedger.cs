@@ -87,12 +87,52 @@ internal readonly record struct UdpCounters(long InDatagrams, long NoPorts, long
 }
 
 /// <summary>The open descriptors and resident memory of the bench process (where every NetDev device of the soak runs).</summary>
-internal readonly record struct ProcessFootprint(int Descriptors, long ResidentKiB, int Threads)
+/// <param name="Descriptors">Open descriptors (<c>/proc/self/fd</c>).</param>
+/// <param name="ResidentKiB">Resident memory (VmRSS).</param>
+/// <param name="Threads">Threads of the process.</param>
+/// <param name="Kinds">Descriptors by what they are (socket, pipe, eventfd, io_uring, a file's path), so that a growth says what grew.</param>
+internal sealed record ProcessFootprint(int Descriptors, long ResidentKiB, int Threads, IReadOnlyDictionary<string, int> Kinds)
 {
-    public static ProcessFootprint Read() => new(
-        Directory.GetFiles("/proc/self/fd").Length,
-        ProcStatus.ReadKiB("/proc/self/status", "VmRSS:") ?? 0,
-        (int)(ProcStatus.ReadKiB("/proc/self/status", "Threads:") ?? 0));
+    public static ProcessFootprint Read()
+    {
+        var kinds = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        var descriptors = 0;
+        foreach (var path in Directory.GetFiles("/proc/self/fd"))
+        {
+            string target;
+            try
+            {
+                target = new FileInfo(path).LinkTarget ?? "?";
+            }
+            catch (IOException)
+            {
+                continue; // closed meanwhile (the one that listed the directory, for one)
+            }
+            descriptors++;
+            // "socket:[1234]" and "anon_inode:[eventfd]" are kinds; a path names itself.
+            var kind = target.StartsWith("anon_inode:", StringComparison.Ordinal) ? target["anon_inode:".Length..].Trim('[', ']')
+                : target.IndexOf(":[", StringComparison.Ordinal) is var colon and > 0 ? target[..colon]
+                : target;
+            kinds[kind] = kinds.GetValueOrDefault(kind) + 1;
+        }
+        return new ProcessFootprint(descriptors, ProcStatus.ReadKiB("/proc/self/status", "VmRSS:") ?? 0,
+            (int)(ProcStatus.ReadKiB("/proc/self/status", "Threads:") ?? 0), kinds);
+    }
 
-    public override string ToString() => $"{Descriptors} descriptors, RSS {Units.MiB(ResidentKiB)}, {Threads} threads";
+    /// <summary>The kinds whose count differs from <paramref name="start"/>'s, as "eventfd 3 → 5".</summary>
+    public string ChangesSince(ProcessFootprint start)
+    {
+        var changes = start.Kinds.Keys.Union(Kinds.Keys).Order(StringComparer.Ordinal)
+            .Where(kind => start.Kinds.GetValueOrDefault(kind) != Kinds.GetValueOrDefault(kind))
+            .Select(kind => $"{kind} {start.Kinds.GetValueOrDefault(kind)} → {Kinds.GetValueOrDefault(kind)}");
+        return string.Join(", ", changes);
+    }
+
+    /// <summary>
+    /// Descriptors other than the runtime's assemblies: an assembly the runtime maps on first use (a code
+    /// path the warm-up did not take) stays open for good and is no leak.
+    /// </summary>
+    public int DescriptorsBesidesAssemblies => Descriptors - Kinds.Where(kind => kind.Key.EndsWith(".dll", StringComparison.Ordinal)).Sum(kind => kind.Value);
+
+    public override string ToString() => $"{Descriptors} descriptors ({DescriptorsBesidesAssemblies} besides assemblies), RSS {Units.MiB(ResidentKiB)}, {Threads} threads";
 }
