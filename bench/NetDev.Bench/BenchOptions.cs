@@ -10,6 +10,9 @@ internal enum FigureGroups
     Tx = 1,
     Rx = 2,
     Pair = 4,
+
+    /// <summary>The mixed soak (lost frames, leaks): only when asked for, it is not a figure.</summary>
+    MixedSoak = 8,
     All = Tx | Rx | Pair,
 }
 
@@ -22,6 +25,8 @@ internal enum FigureGroups
 /// <param name="Pings">Echo requests per RTT run, 10 ms apart.</param>
 /// <param name="Soak">Length of the memory soak (GC counts, peak RSS); zero skips it.</param>
 /// <param name="Groups">Which figure groups run.</param>
+/// <param name="MixedSoak">Length of the mixed soak (<c>--only soak</c>).</param>
+/// <param name="EventInterval">Time between two events of the mixed soak (a flap, an MTU change, a fault burst).</param>
 /// <param name="Output">Where the markdown report goes.</param>
 internal sealed record BenchOptions(
     bool Quick,
@@ -32,6 +37,8 @@ internal sealed record BenchOptions(
     int Pings,
     TimeSpan Soak,
     FigureGroups Groups,
+    TimeSpan MixedSoak,
+    TimeSpan EventInterval,
     string? Output)
 {
     public const string Usage = """
@@ -48,8 +55,11 @@ internal sealed record BenchOptions(
           --iperf-seconds S    seconds of one iperf3 run (default 10, quick 3)
           --pings N            echo requests per RTT run (default 200, quick 50)
           --soak S             seconds of the memory soak: GC counts, peak RSS (default 60, quick 5; 0 skips)
-          --only LIST          figure groups to run, comma-separated: tx, rx, pair (default all)
-          --output PATH        where the report goes (default bench/results/latest.md)
+          --only LIST          figure groups to run, comma-separated: tx, rx, pair (default all), soak
+                               (the mixed soak: only when named; `bench/soak` runs it alone)
+          --soak-minutes M     minutes of the mixed soak (default 10)
+          --event-every S      seconds between the mixed soak's events: flap, MTU change, fault burst (default 10)
+          --output PATH        where the report goes (default bench/results/latest.md; soak.md for --only soak)
           -h, --help           this text
         """;
 
@@ -66,6 +76,8 @@ internal sealed record BenchOptions(
             Pings: quick ? 50 : 200,
             Soak: TimeSpan.FromSeconds(quick ? 5 : 60),
             Groups: FigureGroups.All,
+            MixedSoak: TimeSpan.FromMinutes(10),
+            EventInterval: TimeSpan.FromSeconds(10),
             Output: null);
         for (var i = 0; i < args.Count; i++)
         {
@@ -81,6 +93,8 @@ internal sealed record BenchOptions(
                 "--pings" => options with { Pings = Integer(name, Value(), 5, 10000) },
                 "--soak" => options with { Soak = Seconds(name, Value(), 0, 3600) },
                 "--only" => options with { Groups = ParseGroups(Value()) },
+                "--soak-minutes" => options with { MixedSoak = Minutes(name, Value(), 0.25, 24 * 60) },
+                "--event-every" => options with { EventInterval = Seconds(name, Value(), 2, 600) },
                 "--output" => options with { Output = Value() },
                 _ => throw new ArgumentException($"Unknown option '{name}'."),
             };
@@ -90,8 +104,12 @@ internal sealed record BenchOptions(
 
     /// <summary>A one-line description of the settings, for the report.</summary>
     public string Describe() =>
+        (Groups == FigureGroups.MixedSoak ? "" :
         $"{(Quick ? "quick" : "full")} run: {Runs} runs per figure, {Window.TotalSeconds:0.##} s tx/rx windows after {Warmup.TotalSeconds:0.##} s warm-up, " +
-        $"iperf3 {IperfSeconds} s, {Pings} pings per RTT run, {(Soak > TimeSpan.Zero ? $"{Soak.TotalSeconds:0.##} s soak" : "no soak")}";
+        $"iperf3 {IperfSeconds} s, {Pings} pings per RTT run, {(Soak > TimeSpan.Zero ? $"{Soak.TotalSeconds:0.##} s soak" : "no soak")}") +
+        (Groups.HasFlag(FigureGroups.MixedSoak)
+            ? $"{(Groups == FigureGroups.MixedSoak ? "" : "; ")}mixed soak {MixedSoak.TotalMinutes:0.##} min, an event every {EventInterval.TotalSeconds:0.##} s"
+            : "");
 
     private static int Integer(string name, string text, int min, int max) =>
         int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value >= min && value <= max
@@ -103,6 +121,11 @@ internal sealed record BenchOptions(
             ? TimeSpan.FromSeconds(value)
             : throw new ArgumentException($"{name} must be a number of seconds from {min} to {max}; got '{text}'.");
 
+    private static TimeSpan Minutes(string name, string text, double min, double max) =>
+        double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && value >= min && value <= max
+            ? TimeSpan.FromMinutes(value)
+            : throw new ArgumentException($"{name} must be a number of minutes from {min} to {max}; got '{text}'.");
+
     private static FigureGroups ParseGroups(string text)
     {
         var groups = FigureGroups.None;
@@ -113,7 +136,8 @@ internal sealed record BenchOptions(
                 "tx" => FigureGroups.Tx,
                 "rx" => FigureGroups.Rx,
                 "pair" => FigureGroups.Pair,
-                _ => throw new ArgumentException($"--only takes tx, rx and pair; got '{part}'."),
+                "soak" => FigureGroups.MixedSoak,
+                _ => throw new ArgumentException($"--only takes tx, rx, pair and soak; got '{part}'."),
             };
         }
         return groups == FigureGroups.None ? throw new ArgumentException("--only needs at least one group.") : groups;

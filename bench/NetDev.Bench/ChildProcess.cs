@@ -13,6 +13,7 @@ internal sealed class ChildProcess
 {
     private readonly Process _process;
     private readonly StringBuilder _errors = new();
+    private bool _stopped;
 
     private ChildProcess(Process process, string what)
     {
@@ -25,7 +26,10 @@ internal sealed class ChildProcess
 
     public int Id => _process.Id;
 
-    public bool HasExited => _process.HasExited;
+    public bool HasExited => _stopped || _process.HasExited;
+
+    /// <summary>The exit code, once <see cref="HasExited"/> (before <see cref="Stop"/>).</summary>
+    public int ExitCode => _process.ExitCode;
 
     /// <summary>Starts <paramref name="file"/>; call from a thread that lives until the end (baselines die with the thread that started them).</summary>
     public static ChildProcess Start(string file, IEnumerable<string> arguments, string what, bool writableInput = false)
@@ -125,9 +129,16 @@ internal sealed class ChildProcess
     /// <summary>The process's peak resident set size (VmHWM) in KiB, or null once it has ended.</summary>
     public long? PeakResidentKiB() => ProcStatus.ReadKiB($"/proc/{_process.Id}/status", "VmHWM:");
 
-    /// <summary>Kills the process (and anything it started) and waits for it; harmless once it has ended.</summary>
+    /// <summary>
+    /// Kills the process (and anything it started), waits for it and closes its pipes (a soak starts
+    /// hundreds of processes, whose pipes must not wait for a finalizer); harmless once it has ended.
+    /// </summary>
     public void Stop()
     {
+        if (_stopped)
+        {
+            return;
+        }
         try
         {
             if (!_process.HasExited)
@@ -140,6 +151,14 @@ internal sealed class ChildProcess
         {
             // It ended between the check and the kill.
         }
+        _stopped = true;
+        // Process.Dispose closes only the streams nobody was handed; standard output was, by the waits here.
+        _process.StandardOutput.Dispose();
+        if (_process.StartInfo.RedirectStandardInput)
+        {
+            _process.StandardInput.Dispose();
+        }
+        _process.Dispose();
     }
 }
 

@@ -132,7 +132,7 @@ internal sealed partial class PairFigures(BenchContext context)
         // A server per test (-1: it serves one and ends): a long-lived iperf3 server closes and reopens its
         // listening socket between tests, so a client that follows at once can find nobody listening.
         var server = context.Sandbox.StartIn(_b, "iperf3 server", "iperf3", "-s", "-1", "-p", IperfPort.ToString(CultureInfo.InvariantCulture));
-        WaitForListener(server);
+        IperfServer.WaitForListener(context.Sandbox, _b, IperfPort, server);
         var client = context.Sandbox.StartIn(_a, "iperf3 client", "iperf3", "-c", link.B.ToString(), "-p", IperfPort.ToString(CultureInfo.InvariantCulture),
             "-t", seconds.ToString(CultureInfo.InvariantCulture), "-J");
         double? bytesPerFrame = null;
@@ -203,23 +203,6 @@ internal sealed partial class PairFigures(BenchContext context)
             throw new BenchException($"ping across {link.Name}: only {times.Count} of {count} answered.");
         }
         return Statistics.Median(times);
-    }
-
-    private void WaitForListener(ChildProcess server)
-    {
-        for (var attempt = 0; attempt < 100; attempt++)
-        {
-            if (server.HasExited)
-            {
-                throw new BenchException($"the iperf3 server ended: {server.Errors}");
-            }
-            if (Tool.Run("ip", "netns", "exec", _b, "ss", "-Hltn", $"sport = :{IperfPort}").Trim().Length > 0)
-            {
-                return;
-            }
-            context.Sandbox.Sleep(TimeSpan.FromMilliseconds(50));
-        }
-        throw new BenchException("the iperf3 server did not start listening within 5 s.");
     }
 
     private Link NetDevPair(string prefix, int subnet, DeviceFeatures features)

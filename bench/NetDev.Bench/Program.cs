@@ -42,7 +42,7 @@ using var termination = PosixSignalRegistration.Create(PosixSignal.SIGTERM, sign
 var repository = FindRepository();
 var command = Environment.GetEnvironmentVariable("NETDEV_BENCH_COMMAND")
     ?? $"sudo dotnet run -c Release --project bench/NetDev.Bench --{(args.Length > 0 ? " " + string.Join(' ', args) : "")}";
-var output = options.Output ?? Path.Combine(repository, "bench", "results", "latest.md");
+var output = options.Output ?? Path.Combine(repository, "bench", "results", options.Groups == FigureGroups.MixedSoak ? "soak.md" : "latest.md");
 var started = Stopwatch.GetTimestamp();
 
 Baselines baselines;
@@ -82,6 +82,10 @@ try
     if (options.Groups.HasFlag(FigureGroups.Pair))
     {
         new PairFigures(context).Run();
+    }
+    if (options.Groups.HasFlag(FigureGroups.MixedSoak))
+    {
+        new MixedSoak(context).Run();
     }
 }
 catch (Exception) when (interruption.IsCancellationRequested)

@@ -55,6 +55,16 @@ internal static class Report
         {
             text.AppendLine($"[{i + 1}] {footnotes[i]}  ");
         }
+        foreach (var (title, lines) in results.Sections)
+        {
+            text.AppendLine();
+            text.AppendLine($"## {title}");
+            text.AppendLine();
+            foreach (var line in lines)
+            {
+                text.AppendLine(line);
+            }
+        }
         text.AppendLine();
         text.AppendLine("## Every run");
         text.AppendLine();

@@ -64,12 +64,18 @@ internal sealed class Results
     private readonly List<ReportRow> _rows = [];
     private readonly List<string> _details = [];
     private readonly List<string> _notes = [];
+    private readonly List<(string Title, IReadOnlyList<string> Lines)> _sections = [];
 
     public IReadOnlyList<ReportRow> Rows => _rows;
 
     public IReadOnlyList<string> Details => _details;
 
     public IReadOnlyList<string> Notes => _notes;
+
+    /// <summary>Sections of their own (markdown lines), after the table: the mixed soak's ledgers.</summary>
+    public IReadOnlyList<(string Title, IReadOnlyList<string> Lines)> Sections => _sections;
+
+    public void AddSection(string title, IReadOnlyList<string> lines) => _sections.Add((title, lines));
 
     public void Add(Comparison comparison)
     {

@@ -28,11 +28,16 @@ internal static class Tool
             process.Kill(entireProcessTree: true);
             throw new BenchException($"'{file} {string.Join(' ', info.ArgumentList)}' did not end within {timeout.TotalSeconds:0} s.");
         }
+        var (text, errorText) = (output.Result, errors.Result);
+        // Disposing the process leaves streams it handed out open until a finalizer runs: a soak runs
+        // thousands of these, and counts descriptors.
+        process.StandardOutput.Dispose();
+        process.StandardError.Dispose();
         if (process.ExitCode != 0)
         {
-            throw new BenchException($"'{file} {string.Join(' ', info.ArgumentList)}' failed (exit code {process.ExitCode}): {errors.Result.Trim()}");
+            throw new BenchException($"'{file} {string.Join(' ', info.ArgumentList)}' failed (exit code {process.ExitCode}): {errorText.Trim()}");
         }
-        return output.Result;
+        return text;
     }
 
     /// <summary>Whether <paramref name="command"/> is on the PATH.</summary>
