@@ -228,6 +228,20 @@ public sealed class DeviceQueue
         _timeouts++;
     }
 
+    /// <summary>
+    /// <c>TxTimeout</c> failed: while the queue stays stopped the watchdog fires again after another timeout, as the
+    /// kernel's <c>dev_watchdog</c> keeps firing for a stalled queue, instead of leaving it stopped for good.
+    /// </summary>
+    internal void RearmWatchdog()
+    {
+        if (!_stopped)
+        {
+            return;
+        }
+        Volatile.Write(ref _stoppedAt, _device.TimeProvider.GetTimestamp());
+        _watchdogFired = false;
+    }
+
     /// <summary>Counts one Busy answer of the driver.</summary>
     internal void CountBusy() => _busyReturns++;
 }

@@ -87,6 +87,42 @@ public sealed class FailureHandlingTests
         Assert.Contains("the ring is broken", registration.Device.LastError!.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void ATxTimeoutThatThrowsIsCalledAgainAfterAnotherTimeoutWhileTheQueueStaysStopped()
+    {
+        var host = new TestHost();
+        var driver = new ScriptedDriver();
+        var timeouts = 0;
+        driver.OnStartXmit = (device, skb) =>
+        {
+            skb.Consume();
+            device.StopQueue(0);   // a ring that never drains by itself
+            return TxResult.Ok;
+        };
+        driver.OnTxTimeout = (device, queue) =>
+        {
+            if (++timeouts == 1)
+            {
+                throw new InvalidOperationException("the reset failed");
+            }
+            device.WakeQueue(queue);   // the second reset works
+        };
+        using var registration = new Registration<ScriptedDriver>(host, 1, 1, driver);
+        registration.Device.WatchdogTimeout = TimeSpan.FromSeconds(1);
+        var link = host.Register(registration);
+        registration.Device.BringUp();
+        link.InjectTransmit(Frames.Numbered(1)[0]);
+
+        host.Clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(1, timeouts);
+        Assert.True(registration.Device.Queues[0].IsStopped);
+        host.Clock.Advance(TimeSpan.FromSeconds(1));
+
+        Assert.Equal(2, timeouts);
+        Assert.False(registration.Device.Queues[0].IsStopped);
+        Assert.Equal(2, registration.Device.Queues[0].Timeouts);
+    }
+
     /// <summary>Keeps every log entry's level and message.</summary>
     private sealed class CapturingLoggerFactory : ILoggerFactory
     {

@@ -295,6 +295,7 @@ internal sealed partial class TransmitEngine
         catch (Exception error)
         {
             _device.ReportError(new InvalidOperationException($"TxTimeout of {_device.Name} threw on queue {_queue.Index}: {error.Message}", error));
+            _queue.RearmWatchdog();
         }
     }
 }
