@@ -191,7 +191,7 @@ public sealed class FaultInjectionTests
     {
         var random = new Random(seed + 1);
         using var socket = new Socket(AddressFamily.Packet, SocketType.Raw, ProtocolType.Raw);
-        var address = PacketAddress(ifIndex);
+        var address = FrameTests.PacketAddress(ifIndex);
         while (!stop.IsCancellationRequested)
         {
             var length = random.Next(10) == 0 ? random.Next(1500, 9000) : random.Next(60, 1200);
@@ -211,7 +211,7 @@ public sealed class FaultInjectionTests
         using var socket = new Socket(AddressFamily.Packet, SocketType.Raw, ProtocolType.Raw);
         try
         {
-            socket.SendTo(Frame(mac, length), SocketFlags.None, PacketAddress(ifIndex));
+            socket.SendTo(Frame(mac, length), SocketFlags.None, FrameTests.PacketAddress(ifIndex));
         }
         catch (SocketException)
         {
@@ -226,16 +226,6 @@ public sealed class FaultInjectionTests
         MacAddress.Parse("02:00:00:00:00:aa").CopyTo(frame.AsSpan(6));
         BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(12), 0x88B5); // IEEE local experimental EtherType
         return frame;
-    }
-
-    /// <summary>A <c>struct sockaddr_ll</c> naming interface <paramref name="ifIndex"/>.</summary>
-    private static SocketAddress PacketAddress(int ifIndex)
-    {
-        var address = new SocketAddress(AddressFamily.Packet, 20);
-        var bytes = address.Buffer.Span;
-        BinaryPrimitives.WriteUInt16BigEndian(bytes[2..], 0x88B5);
-        BinaryPrimitives.WriteInt32LittleEndian(bytes[4..], ifIndex);
-        return address;
     }
 }
 

@@ -166,7 +166,7 @@ public sealed class FrameTests
     }
 
     /// <summary>A <c>struct sockaddr_ll</c> naming interface <paramref name="ifIndex"/>.</summary>
-    private static SocketAddress PacketAddress(int ifIndex)
+    internal static SocketAddress PacketAddress(int ifIndex)
     {
         var address = new SocketAddress(AddressFamily.Packet, 20);
         var bytes = address.Buffer.Span;
