@@ -11,13 +11,14 @@ namespace NetDev;
 /// <see cref="XmitMore"/> and the <c>Count*</c> methods. What hosts do — read frames, hand them over, retry,
 /// run the watchdog — is the framework's transmit engine, behind the host's <see cref="Hosting.ITransmitSource"/>.</para>
 /// <para><b>Invariants.</b> The counters are written only on the queue's thread (plain writes, read
-/// elsewhere as snapshots); <c>_stopped</c> is a volatile flag any thread may set; <c>_stoppedAt</c> and
-/// <c>_watchdogFired</c> describe the current stop.</para>
+/// elsewhere as snapshots). <c>_flowState</c> counts stops and wakes: odd while stopped, even while running, changed
+/// only by compare-and-swap from any thread, so a wake decided for one stop (<see cref="MaybeWake"/>) cannot end a
+/// later one. <c>_stoppedAt</c> and <c>_watchdogFired</c> describe the current stop.</para>
 /// </remarks>
 public sealed class DeviceQueue
 {
     private readonly NetDevice _device;
-    private volatile bool _stopped;
+    private long _flowState;
     private bool _xmitMore;
     private long _txPackets;
     private long _txBytes;
@@ -56,7 +57,7 @@ public sealed class DeviceQueue
     public SkBuffPool RxPool { get; }
 
     /// <summary>Whether the driver stopped the queue (<c>netif_queue_stopped</c>).</summary>
-    public bool IsStopped => _stopped;
+    public bool IsStopped => IsStopState(Volatile.Read(ref _flowState));
 
     /// <summary>Frames the driver counted as transmitted.</summary>
     public long TxPackets => Volatile.Read(ref _txPackets);
@@ -96,7 +97,7 @@ public sealed class DeviceQueue
     /// once the queue is stopped, so a driver that stops its queue flushes; if another thread stops the
     /// queue between two frames, the held frames go with the next frame after <see cref="Wake"/>.
     /// </summary>
-    public bool XmitMore => _xmitMore && !_stopped;
+    public bool XmitMore => _xmitMore && !IsStopped;
 
     /// <summary>
     /// Stops the queue (<c>netif_stop_queue</c>): no <see cref="IDeviceOperations{TSelf}.StartXmit"/> for it
@@ -104,13 +105,18 @@ public sealed class DeviceQueue
     /// </summary>
     public void Stop()
     {
-        if (_stopped)
+        long state;
+        do
         {
-            return;
+            state = Volatile.Read(ref _flowState);
+            if (IsStopState(state))
+            {
+                return;
+            }
+            Volatile.Write(ref _stoppedAt, _device.TimeProvider.GetTimestamp());
+            _watchdogFired = false;
         }
-        Volatile.Write(ref _stoppedAt, _device.TimeProvider.GetTimestamp());
-        _watchdogFired = false;
-        _stopped = true;
+        while (Interlocked.CompareExchange(ref _flowState, state + 1, state) != state);
         if (TxPool.IsBoundToAnotherThread)
         {
             // Stopped from elsewhere (a completion thread): the queue's thread may be asleep with no
@@ -125,11 +131,16 @@ public sealed class DeviceQueue
     /// </summary>
     public void Wake()
     {
-        if (!_stopped)
+        long state;
+        do
         {
-            return;
+            state = Volatile.Read(ref _flowState);
+            if (!IsStopState(state))
+            {
+                return;
+            }
         }
-        _stopped = false;
+        while (Interlocked.CompareExchange(ref _flowState, state + 1, state) != state);
         Engine.Wake();
     }
 
@@ -172,11 +183,18 @@ public sealed class DeviceQueue
         ArgumentNullException.ThrowIfNull(hasRoom);
         // The room just made is visible before the look at the flag (see MaybeStop).
         Interlocked.MemoryBarrier();
-        if (!_stopped || !hasRoom(state))
+        var stop = Volatile.Read(ref _flowState);
+        if (!IsStopState(stop) || !hasRoom(state))
         {
             return false;
         }
-        Wake();
+        // Ends only the stop that was looked at: if the queue was woken and stopped again meanwhile (the ring
+        // filled again), the new stop had its own look at the room and stays.
+        if (Interlocked.CompareExchange(ref _flowState, stop + 1, stop) != stop)
+        {
+            return false;
+        }
+        Engine.Wake();
         return true;
     }
 
@@ -219,7 +237,7 @@ public sealed class DeviceQueue
     }
 
     /// <summary>When the queue was stopped, while the watchdog may still fire for it; otherwise null.</summary>
-    internal long? WatchdogState => _stopped && !_watchdogFired ? Volatile.Read(ref _stoppedAt) : null;
+    internal long? WatchdogState => IsStopped && !_watchdogFired ? Volatile.Read(ref _stoppedAt) : null;
 
     /// <summary>The watchdog fired for the current stop: counted, and not again until the next stop.</summary>
     internal void WatchdogFired()
@@ -234,13 +252,15 @@ public sealed class DeviceQueue
     /// </summary>
     internal void RearmWatchdog()
     {
-        if (!_stopped)
+        if (!IsStopped)
         {
             return;
         }
         Volatile.Write(ref _stoppedAt, _device.TimeProvider.GetTimestamp());
         _watchdogFired = false;
     }
+
+    private static bool IsStopState(long flowState) => (flowState & 1) != 0;
 
     /// <summary>Counts one Busy answer of the driver.</summary>
     internal void CountBusy() => _busyReturns++;

@@ -115,4 +115,28 @@ public sealed class PacedDriverTests
         Assert.True(registration.Device.Queues[0].IsStopped);
         Assert.Equal(1, link.GetKernelQueueStats(0).Length);
     }
+
+    [Fact]
+    public void AWakeDecidedBeforeTheQueueWasWokenAndStoppedAgainDoesNotEndTheNewStop()
+    {
+        // The completion thread saw the queue stopped and room in the ring; before it woke the queue, the queue's
+        // own second look woke it, the ring filled again and the queue stopped again. The late wake belongs to the
+        // first stop: acting on it would hand a frame to a full ring.
+        var host = new TestHost();
+        using var registration = new Registration<PacedDriver>(host, 1, 1, new PacedDriver(Timeout.InfiniteTimeSpan, ringSize: 2));
+        host.Register(registration);
+        registration.Device.BringUp();
+        var queue = registration.Device.Queues[0];
+        queue.Stop();
+
+        var woken = queue.MaybeWake(queue, static q =>
+        {
+            q.Wake();   // the queue's thread: its second look found room
+            q.Stop();   // ... and the ring is full again
+            return true;   // what the completion had seen
+        });
+
+        Assert.False(woken);
+        Assert.True(queue.IsStopped);
+    }
 }
