@@ -15,11 +15,13 @@ namespace NetDev.Hosting;
 /// <para>The teardown runs on a pool thread; when the host's shutdown token fires first (a driver's <c>Stop</c> that
 /// does not return), <see cref="StopAsync"/> says so and returns, so the host stops on time; the teardown goes on,
 /// and an interface made by this process goes with it when the process exits.</para>
+/// <para>The generic host does not stop the services that started before one failed; disposing the host (as
+/// <c>RunAsync</c> does on its way out) disposes this service, which removes a device still running.</para>
 /// <para><b>Invariants.</b> <see cref="Registration"/> is set only while a start succeeded and no stop began;
 /// the control endpoint lives no longer than the registration that it serves.</para>
 /// </remarks>
 /// <typeparam name="TDriver">The driver class.</typeparam>
-public sealed class NetDeviceService<TDriver> : IHostedService where TDriver : class, IDeviceOperations<TDriver>
+public sealed class NetDeviceService<TDriver> : IHostedService, IDisposable where TDriver : class, IDeviceOperations<TDriver>
 {
     private readonly Func<TDriver> _driver;
     private readonly NetDeviceOptions<TDriver> _options;
@@ -105,5 +107,15 @@ public sealed class NetDeviceService<TDriver> : IHostedService where TDriver : c
         {
             _logger.LogWarning("{Device}: the teardown did not end within the host's shutdown timeout; it goes on, and the interface goes when the process exits", name);
         }
+    }
+
+    /// <summary>Removes the device if it still runs (the host failed to start, or was disposed without a stop).</summary>
+    public void Dispose()
+    {
+        var registration = Registration;
+        Registration = null;
+        _control?.Dispose();
+        _control = null;
+        registration?.Dispose();
     }
 }

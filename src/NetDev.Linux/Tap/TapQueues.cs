@@ -91,6 +91,8 @@ internal static class TapQueues
             queueCount > 1
                 ? $"it is not a multi-queue TAP, and {queueCount} queues need one (netdev create {name} --queues {queueCount})"
                 : $"it is not a single-queue TAP (a multi-queue TAP takes as many queues as it was made for: attach with --queues N)"),
+        Errno.EPERM or Errno.EACCES when error.Operation.StartsWith("open", StringComparison.Ordinal) => new NetDevException(error.Errno, error.Operation, name,
+            $"{CloneDevice} is not open to this user (most systems make it mode 0666; here it is not)"),
         Errno.EPERM or Errno.EACCES => new NetDevException(error.Errno, "TUNSETIFF", name,
             "the TAP belongs to another user or group (make it with netdev create NAME --user USER, or ip tuntap add dev NAME mode tap user USER)"),
         Errno.EBUSY => new NetDevException(Errno.EBUSY, "TUNSETIFF", name, "another process is attached to it already"),
