@@ -83,6 +83,45 @@ public sealed class NonRootTests : IDisposable
     }
 
     [Fact]
+    public async Task TwoUnprivilegedTunnelsOnPersistentTapsCarryPingBothWays()
+    {
+        await using var left = await NetworkNamespace.CreateAsync();
+        await using var right = await NetworkNamespace.CreateAsync();
+        var underlay = $"10.{Random.Shared.Next(1, 255)}.{Random.Shared.Next(1, 255)}";
+        var overlay = $"10.{Random.Shared.Next(1, 255)}.{Random.Shared.Next(1, 255)}";
+        (await Shell.RunAsync("ip", "-n", left.Name, "link", "add", "ndtv0", "type", "veth", "peer", "name", "ndtv1", "netns", right.Name)).EnsureSuccess();
+        // Root's part, once: the underlay, and each TAP made for uid 65534 with its address, the tunnel's MTU, up.
+        foreach (var (ns, veth, tap, host) in new[] { (left, "ndtv0", "ndtut0", 1), (right, "ndtv1", "ndtut1", 2) })
+        {
+            (await ns.IpAsync("addr", "add", $"{underlay}.{host}/24", "dev", veth)).EnsureSuccess();
+            (await ns.IpAsync("link", "set", veth, "up")).EnsureSuccess();
+            (await ns.ExecAsync(CliProcess.DotnetHost, CliProcess.CliAssembly, "create", tap, "--user", Nobody, "--offloads")).EnsureSuccess();
+            (await ns.IpAsync("addr", "add", $"{overlay}.{host}/24", "dev", tap)).EnsureSuccess();
+            (await ns.IpAsync("link", "set", tap, "mtu", "1454", "up")).EnsureSuccess();
+        }
+
+        await using var leftCli = CliProcess.Start(left, ["run", "tunnel", "--attach", "ndtut0", "--local", $"{underlay}.1:4789", "--remote", $"{underlay}.2:4789"], prefix: Unprivileged());
+        await using var rightCli = CliProcess.Start(right, ["run", "tunnel", "--attach", "ndtut1", "--local", $"{underlay}.2:4789", "--remote", $"{underlay}.1:4789"], prefix: Unprivileged());
+        Assert.Equal(["ndtut0"], await leftCli.ReadReadyAsync());
+        Assert.Equal(["ndtut1"], await rightCli.ReadReadyAsync());
+
+        var ping = await left.ExecAsync("ping", "-c", "3", "-W", "2", $"{overlay}.2");
+        Assert.True(ping.ExitCode == 0, ping.Stdout + ping.Stderr + leftCli.Stderr + rightCli.Stderr);
+
+        leftCli.Signal(CliProcess.SIGINT);
+        rightCli.Signal(CliProcess.SIGINT);
+        var (leftExit, leftRest) = await leftCli.WaitForExitAsync();
+        var (rightExit, rightRest) = await rightCli.WaitForExitAsync();
+        Assert.True(leftExit == 0, leftCli.Stderr);
+        Assert.True(rightExit == 0, rightCli.Stderr);
+        // Each end sent frames from its kernel to the peer and handed the peer's to its kernel.
+        Assert.Matches(@"^ndtut0 tx_packets=[1-9]\d* tx_bytes=\d+ rx_packets=[1-9]", Assert.Single(leftRest));
+        Assert.Matches(@"^ndtut1 tx_packets=[1-9]\d* tx_bytes=\d+ rx_packets=[1-9]", Assert.Single(rightRest));
+        Assert.NotNull(await left.FindLinkAsync("ndtut0"));
+        Assert.NotNull(await right.FindLinkAsync("ndtut1"));
+    }
+
+    [Fact]
     public async Task AttachingNeedsTheTapToExistAndToHaveBeenMadeForAsManyQueues()
     {
         await using var ns = await NetworkNamespace.CreateAsync();
