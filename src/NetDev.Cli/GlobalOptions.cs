@@ -1,4 +1,6 @@
 using System.CommandLine;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 
@@ -19,6 +21,9 @@ internal static class GlobalOptions
     /// lines (scripts and tests read it), one line per entry (<see cref="OneLineConsoleFormatter"/>).
     /// Dispose it to flush the queued messages.
     /// </summary>
+    /// <remarks>The formatter is registered as a plain service rather than with <c>AddConsoleFormatter</c>,
+    /// which also binds its options from configuration by reflection: the CLI has no configuration, and the
+    /// reflection would keep the tool from being compiled ahead of time.</remarks>
     public static ILoggerFactory CreateLoggerFactory(ParseResult parseResult)
     {
         var level = parseResult.GetValue(Verbose) ? LogLevel.Debug : LogLevel.Warning;
@@ -29,6 +34,6 @@ internal static class GlobalOptions
                 console.LogToStandardErrorThreshold = LogLevel.Trace;
                 console.FormatterName = OneLineConsoleFormatter.FormatterName;
             })
-            .AddConsoleFormatter<OneLineConsoleFormatter, ConsoleFormatterOptions>());
+            .Services.TryAddEnumerable(ServiceDescriptor.Singleton<ConsoleFormatter, OneLineConsoleFormatter>()));
     }
 }

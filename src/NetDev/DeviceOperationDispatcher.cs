@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Reflection;
 using NetDev.Hosting;
 
 namespace NetDev;
@@ -81,7 +83,7 @@ internal abstract class DeviceOperationDispatcher
 /// constructor, and never change, so testing one costs a static field load; an operation whose flag is
 /// false is never called.</remarks>
 /// <typeparam name="TDriver">The driver class.</typeparam>
-internal class DeviceOperationDispatcher<TDriver> : DeviceOperationDispatcher where TDriver : class, IDeviceOperations<TDriver>
+internal class DeviceOperationDispatcher<[DynamicallyAccessedMembers(DriverReflection.Members)] TDriver> : DeviceOperationDispatcher where TDriver : class, IDeviceOperations<TDriver>
 {
     /// <summary>The operations <typeparamref name="TDriver"/> implements, in the interface's order (StartXmit always).</summary>
     public static readonly IReadOnlyList<string> Implemented = FindImplemented();
@@ -212,16 +214,42 @@ internal class DeviceOperationDispatcher<TDriver> : DeviceOperationDispatcher wh
 
     private static bool Implements(string operation) => Implemented.Contains(operation);
 
+    /// <summary>
+    /// The interface's operations that <typeparamref name="TDriver"/> declares a body for, in declaration order.
+    /// An operation is implemented by a method of the driver with its name and parameters (C#'s implicit
+    /// implementation, inherited ones included) or by an explicit implementation; otherwise its body is the
+    /// interface's own default. Looked up by name rather than with <see cref="Type.GetInterfaceMap"/>, which
+    /// Native AOT cannot answer for default interface methods; the driver's methods are kept for this by the
+    /// <see cref="DriverReflection.Members"/> annotation.
+    /// </summary>
     private static string[] FindImplemented()
     {
         var contract = typeof(IDeviceOperations<TDriver>);
-        var map = typeof(TDriver).GetInterfaceMap(contract);
-        // A method whose body is the interface's own default is not implemented; metadata order is declaration order.
-        return [.. Enumerable.Range(0, map.InterfaceMethods.Length)
-            .Where(i => map.TargetMethods[i].DeclaringType != contract)
-            .Select(i => map.InterfaceMethods[i])
-            .OrderBy(method => method.MetadataToken)
+        return [.. contract.GetMethods()
+            .Where(method => !method.IsStatic)
+            // Metadata order is declaration order. Native AOT has no tokens, but lists methods in that order already
+            // (the sort is stable); the runtime's reflection cache may not.
+            .OrderBy(method => method.HasMetadataToken() ? method.MetadataToken : 0)
+            .Where(method => method.IsAbstract || IsImplemented(contract, method))
             .Select(method => method.Name)];
+    }
+
+    private static bool IsImplemented(Type contract, MethodInfo operation)
+    {
+        const BindingFlags instance = BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic;
+        {
+            var parameters = Array.ConvertAll(operation.GetParameters(), parameter => parameter.ParameterType);
+            var implicitly = typeof(TDriver).GetMethod(operation.Name, instance, parameters);
+            if (implicitly is { IsPublic: true, IsStatic: false })
+            {
+                return true;
+            }
+            // An explicit implementation is a private method named after the interface: "NetDev.IDeviceOperations<Driver>.Open".
+            return typeof(TDriver).GetMethods(instance).Any(method => !method.IsPublic
+                && method.Name.EndsWith("." + operation.Name, StringComparison.Ordinal)
+                && method.Name.StartsWith(contract.Namespace + "." + nameof(IDeviceOperations<>) + "<", StringComparison.Ordinal)
+                && method.GetParameters().Select(parameter => parameter.ParameterType).SequenceEqual(parameters));
+        }
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 namespace NetDev;
 
 /// <summary>
@@ -6,7 +7,7 @@ namespace NetDev;
 /// through its control plane (<c>netdev ethtool</c>). Every member has a sensible default.
 /// </summary>
 /// <typeparam name="TSelf">The driver class.</typeparam>
-public interface IEthtoolOperations<TSelf> where TSelf : class, IDeviceOperations<TSelf>
+public interface IEthtoolOperations<[DynamicallyAccessedMembers(DriverReflection.Members)] TSelf> where TSelf : class, IDeviceOperations<TSelf>
 {
     /// <summary>Driver name, version and bus (<c>get_drvinfo</c>, <c>ethtool -i</c>).</summary>
     DriverInfo GetDriverInfo(NetDevice<TSelf> device) => DriverInfo.For(device);

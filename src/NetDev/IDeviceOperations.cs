@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 namespace NetDev;
 
 /// <summary>
@@ -19,7 +20,7 @@ namespace NetDev;
 /// </para>
 /// </remarks>
 /// <typeparam name="TSelf">The driver class itself.</typeparam>
-public interface IDeviceOperations<TSelf> where TSelf : class, IDeviceOperations<TSelf>
+public interface IDeviceOperations<[DynamicallyAccessedMembers(DriverReflection.Members)] TSelf> where TSelf : class, IDeviceOperations<TSelf>
 {
     /// <summary>
     /// Called once when the device is registered, after the interface exists and before any frame

@@ -1,10 +1,11 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Logging;
 
 namespace NetDev;
 
 /// <summary>A device with a driver of type <typeparamref name="TDriver"/>, whose instance is the device's private data.</summary>
 /// <typeparam name="TDriver">The driver class.</typeparam>
-public sealed class NetDevice<TDriver> : NetDevice where TDriver : class, IDeviceOperations<TDriver>
+public sealed class NetDevice<[DynamicallyAccessedMembers(DriverReflection.Members)] TDriver> : NetDevice where TDriver : class, IDeviceOperations<TDriver>
 {
     internal NetDevice(TDriver driver, int txQueues, int rxQueues, ILogger? logger)
         : base(DriverNameOf(driver), txQueues, rxQueues, logger)

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Logging;
 using NetDev.Hosting;
 
@@ -17,7 +18,7 @@ namespace NetDev;
 /// Created → Disposed); a failed <see cref="Register"/> leaves it Created, with no interface left.</para>
 /// </remarks>
 /// <typeparam name="TDriver">The driver class.</typeparam>
-public sealed class Registration<TDriver> : IDisposable, IAsyncDisposable where TDriver : class, IDeviceOperations<TDriver>
+public sealed class Registration<[DynamicallyAccessedMembers(DriverReflection.Members)] TDriver> : IDisposable, IAsyncDisposable where TDriver : class, IDeviceOperations<TDriver>
 {
     private readonly INetDeviceHost _host;
     private readonly List<SkBuffLeakReport> _leaks = [];

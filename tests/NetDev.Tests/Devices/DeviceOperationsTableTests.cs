@@ -53,6 +53,20 @@ public sealed class DeviceOperationsTableTests
         Assert.Equal(1, driver.Opened);
     }
 
+    [Fact]
+    public void AnInheritedPublicImplementationCounts()
+    {
+        Assert.True(DeviceOperationDispatcher<InheritedOpenDriver>.HasOpen);
+        Assert.Equal("Open, StartXmit", DeviceOperationDispatcher<InheritedOpenDriver>.Describe());
+    }
+
+    [Fact]
+    public void AMethodWithAnOperationsNameButOtherParametersDoesNotCount()
+    {
+        Assert.False(DeviceOperationDispatcher<OverloadedOpenDriver>.HasOpen);
+        Assert.Equal("StartXmit", DeviceOperationDispatcher<OverloadedOpenDriver>.Describe());
+    }
+
     private static Dictionary<string, bool> HasFlags<TDriver>() where TDriver : class, IDeviceOperations<TDriver> =>
         typeof(DeviceOperationDispatcher<TDriver>)
             .GetFields(BindingFlags.Public | BindingFlags.Static)
@@ -66,6 +80,36 @@ public sealed class DeviceOperationsTableTests
         void IDeviceOperations<ExplicitOpenDriver>.Open(NetDevice<ExplicitOpenDriver> device) => Opened++;
 
         public TxResult StartXmit(NetDevice<ExplicitOpenDriver> device, SkBuff skb)
+        {
+            skb.Consume();
+            return TxResult.Ok;
+        }
+    }
+
+    public abstract class OpensOnce<TSelf> where TSelf : OpensOnce<TSelf>, IDeviceOperations<TSelf>
+    {
+        public int Opened { get; private set; }
+
+        public void Open(NetDevice<TSelf> device) => Opened++;
+    }
+
+    public sealed class InheritedOpenDriver : OpensOnce<InheritedOpenDriver>, IDeviceOperations<InheritedOpenDriver>
+    {
+        public TxResult StartXmit(NetDevice<InheritedOpenDriver> device, SkBuff skb)
+        {
+            skb.Consume();
+            return TxResult.Ok;
+        }
+    }
+
+    public sealed class OverloadedOpenDriver : IDeviceOperations<OverloadedOpenDriver>
+    {
+        public int Opened { get; private set; }
+
+        // Not the operation: the operation takes the device.
+        public void Open(int times) => Opened += times;
+
+        public TxResult StartXmit(NetDevice<OverloadedOpenDriver> device, SkBuff skb)
         {
             skb.Consume();
             return TxResult.Ok;
