@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Microsoft.Extensions.Logging;
+using NetDev.Diagnostics;
 
 namespace NetDev.Control;
 
@@ -78,8 +79,8 @@ internal sealed class ControlResponder(NetDevice device, Func<string?> networkNa
     {
         var drops = _device.Statistics.GetDropCounts()
             .Select(drop => new DropCountReport(
-                drop.Direction == TrafficDirection.Transmit ? "tx" : "rx",
-                JsonNamingPolicy.SnakeCaseLower.ConvertName(drop.Reason.ToString()),
+                DiagnosticNames.Of(drop.Direction),
+                DiagnosticNames.Of(drop.Reason),
                 drop.Count))
             .ToArray();
         var queues = withQueues
