@@ -13,6 +13,9 @@ public abstract partial class NetDevice
     private readonly object _capturesLock = new();
     private volatile FrameCapture[]? _captures;
 
+    /// <summary>Whether a capture is attached now (<see cref="FrameCapture.Start"/>, <c>netdev capture</c>).</summary>
+    public bool IsCaptured => _captures is not null;
+
     /// <summary>The captures attached now, or null: what the packet path offers its frames to.</summary>
     internal FrameCapture[]? Captures => _captures;
 

@@ -112,7 +112,7 @@ public sealed class FrameCaptureTests
         harness.Link.SendFrame(0, "unseen"u8);
 
         Assert.Single(Drain(capture));
-        Assert.Null(harness.Device.Captures);
+        Assert.False(harness.Device.IsCaptured);
     }
 
     [Fact]
