@@ -134,7 +134,8 @@ public sealed record DeviceStatsReport(
 public sealed record DropCountReport(string Direction, string Reason, long Count);
 
 /// <summary>A device's health (<see cref="NetDevice.Health"/>).</summary>
-/// <param name="State"><c>ok</c>, or <c>degraded</c> when something the device needs failed for good (a thread died, the interface is gone).</param>
+/// <param name="State"><c>degraded</c> when something the device needs failed for good (a thread died, the interface is gone);
+/// otherwise <c>failing</c> while errors keep coming (one within <see cref="NetDevice.FailingWindow"/>), else <c>ok</c>.</param>
 /// <param name="Errors">Errors reported since the device was made (<see cref="NetDevice.ErrorCount"/>).</param>
 /// <param name="LastError">The most recent error's message, or <see langword="null"/>.</param>
 public sealed record HealthReport(string State, long Errors, string? LastError)
@@ -143,7 +144,8 @@ public sealed record HealthReport(string State, long Errors, string? LastError)
     public static HealthReport Of(NetDevice device)
     {
         ArgumentNullException.ThrowIfNull(device);
-        return new(device.Health == DeviceHealth.Healthy ? "ok" : "degraded", device.ErrorCount, device.LastError?.Message);
+        var state = device.Health == DeviceHealth.Degraded ? "degraded" : device.IsFailing ? "failing" : "ok";
+        return new(state, device.ErrorCount, device.LastError?.Message);
     }
 }
 
