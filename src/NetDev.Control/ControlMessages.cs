@@ -98,6 +98,16 @@ public sealed record DeviceStatsReport(
     HealthReport? Health = null)
 {
     /// <summary>
+    /// The report of <paramref name="device"/> now, without queues, with the namespace its endpoint would name: the
+    /// device's own, or for a device in the caller's namespace the name that namespace has under <c>/run/netns</c>.
+    /// </summary>
+    public static DeviceStatsReport Of(NetDevice device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        return Of(device, device.NetworkNamespace ?? NamespaceIdentity.OfCurrentThread());
+    }
+
+    /// <summary>
     /// The report of <paramref name="device"/> now, in <paramref name="networkNamespace"/>, with each queue's
     /// counters when <paramref name="withQueues"/>: what a <c>stats</c> request answers, and what <c>netdev run --json</c>
     /// prints at the end.
