@@ -66,6 +66,49 @@ internal static class ControlPlane
     }
 
     /// <summary>
+    /// Connects to every running device (those <paramref name="device"/> names, when given); the ones that cannot be
+    /// reached are said to <paramref name="error"/> and set <paramref name="failed"/>. Null when the directory cannot be
+    /// read (said too). The caller disposes the clients.
+    /// </summary>
+    public static List<ControlClient>? ConnectAll(TextWriter error, out bool failed, string? device = null)
+    {
+        failed = false;
+        IReadOnlyList<ControlEndpoint> endpoints;
+        try
+        {
+            endpoints = ControlDirectory.List(Directory);
+        }
+        catch (Exception failure) when (failure is IOException or UnauthorizedAccessException)
+        {
+            error.WriteLine($"netdev: cannot read {Directory}: {failure.Message}");
+            return null;
+        }
+        var clients = new List<ControlClient>();
+        foreach (var endpoint in endpoints.Where(endpoint => device is null || endpoint.Matches(device)))
+        {
+            if (TryConnect(endpoint, error, out var unreachable) is { } client)
+            {
+                clients.Add(client);
+            }
+            failed |= unreachable;
+        }
+        return clients;
+    }
+
+    /// <summary>The names of the running devices, as IFNAME is written (for shell completion); none when the directory cannot be read.</summary>
+    public static IEnumerable<string> DeviceNames()
+    {
+        try
+        {
+            return [.. ControlDirectory.List(Directory).Select(endpoint => endpoint.DisplayName)];
+        }
+        catch (Exception failure) when (failure is IOException or UnauthorizedAccessException)
+        {
+            return [];
+        }
+    }
+
+    /// <summary>
     /// Connects to <paramref name="endpoint"/>; null when it is stale (then removed) or cannot be reached, busy
     /// included (then <paramref name="unreachable"/> is set and why is written to <paramref name="error"/>).
     /// Neither waits longer than <see cref="ControlClient.DefaultTimeout"/>.

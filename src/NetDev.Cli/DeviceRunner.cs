@@ -1,3 +1,4 @@
+using System.Text.Json;
 using NetDev.Control;
 using NetDev.Hosting;
 
@@ -27,7 +28,12 @@ internal static class DeviceRunner
     /// of it died: <see cref="NetDevice.Degraded"/>) ends the run the same way, with exit code
     /// <see cref="ExitCodes.Failure"/>.</para>
     /// </remarks>
-    public static int Run(IReadOnlyList<DeviceGroup> groups, ControlServerOptions control, TextWriter output, TextWriter error)
+    /// <param name="groups">The devices, configured, not yet registered.</param>
+    /// <param name="control">Where their control endpoints are served.</param>
+    /// <param name="output">Where the ready lines and the counters go.</param>
+    /// <param name="error">Where failures are said.</param>
+    /// <param name="json">Ready lines and counters as JSON lines (<c>netdev run --json</c>): <c>{"ready":NAME}</c>, then the <c>stats</c> object.</param>
+    public static int Run(IReadOnlyList<DeviceGroup> groups, ControlServerOptions control, TextWriter output, TextWriter error, bool json = false)
     {
         using var termination = new TerminationSignal(error);
         using var endpoints = new DeviceEndpoints(control);
@@ -53,7 +59,7 @@ internal static class DeviceRunner
                 // "ready" means every device is up, so a reader may act on the first line it sees.
                 foreach (var device in registered)
                 {
-                    output.WriteLine($"ready: {device.Name}");
+                    output.WriteLine(json ? JsonSerializer.Serialize(new ReadyLine(device.Name), CliJsonContext.Default.ReadyLine) : $"ready: {device.Name}");
                 }
                 output.Flush();
                 notifier.Notify("READY=1");
@@ -86,7 +92,7 @@ internal static class DeviceRunner
         {
             Say(error, degraded.Device, registered, $"degraded: {degraded.Reason.Message}");
         }
-        var clean = TearDown(groups, endpoints, error, registered, output);
+        var clean = TearDown(groups, endpoints, error, registered, output, json);
         return !clean || loss.Degraded is not null && loss.Lost is null ? ExitCodes.Failure
             : loss.Lost is not null ? ExitCodes.DeviceLost
             : ExitCodes.Success;
@@ -111,7 +117,7 @@ internal static class DeviceRunner
     /// could not be removed; reports each failure and returns whether there was none.
     /// </summary>
     private static bool TearDown(IReadOnlyList<DeviceGroup> groups, DeviceEndpoints endpoints, TextWriter error,
-        IReadOnlyList<NetDevice>? report = null, TextWriter? output = null)
+        IReadOnlyList<NetDevice>? report = null, TextWriter? output = null, bool json = false)
     {
         endpoints.Dispose();
         var clean = true;
@@ -124,7 +130,7 @@ internal static class DeviceRunner
             // Down, the counters no longer move; the drivers' own are still there to be read.
             foreach (var device in report)
             {
-                output!.WriteLine($"{device.Name} {device.GetStats()}");
+                output!.WriteLine(json ? ControlProtocol.ToJson(DeviceStatsReport.Of(device)) : $"{device.Name} {device.GetStats()}");
             }
             output!.Flush();
         }

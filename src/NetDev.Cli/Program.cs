@@ -18,6 +18,10 @@ root.Subcommands.Add(StatsCommand.Create());
 root.Subcommands.Add(EthtoolCommand.Create());
 root.Subcommands.Add(PersistentTapCommands.Create());
 root.Subcommands.Add(PersistentTapCommands.Delete());
+root.Subcommands.Add(CaptureCommand.Create());
+root.Subcommands.Add(MonitorCommand.Create());
+root.Subcommands.Add(CompletionCommand.Create());
+root.Subcommands.Add(CompletionCommand.CreateComplete(root));
 
 var parseResult = root.Parse(args);
 if (parseResult.Action is ParseErrorAction)

@@ -162,6 +162,18 @@ public sealed class ControlClient : IDisposable
     public TimestampingReport GetTimestamping() => Request(ControlRequests.Timestamping, false, ControlJsonContext.Default.TimestampingReport);
 
     /// <summary>
+    /// Starts a capture (<c>capture</c>): the device's frames as pcapng, read from the returned stream until
+    /// <see cref="ControlStream.Stop"/> (then the statistics block comes last) or until this client is disposed.
+    /// </summary>
+    /// <param name="includeDrops">Capture dropped frames too, with their reason as a comment.</param>
+    /// <exception cref="ControlException">The device refused, or did not answer.</exception>
+    public ControlStream OpenCapture(bool includeDrops) => OpenStream(new ControlRequest(ControlRequests.Capture, false, includeDrops), ControlJsonContext.Default.CaptureStartReport);
+
+    /// <summary>Starts an event stream (<c>monitor</c>): one JSON line per <see cref="MonitorEvent"/>, read from the returned stream.</summary>
+    /// <exception cref="ControlException">The device refused, or did not answer.</exception>
+    public ControlStream OpenMonitor() => OpenStream(new ControlRequest(ControlRequests.Monitor, false), ControlJsonContext.Default.MonitorStart);
+
+    /// <summary>
     /// Sends one raw request line (without its newline) and returns the raw response line: for tools
     /// and tests that speak the protocol themselves.
     /// </summary>
@@ -175,9 +187,41 @@ public sealed class ControlClient : IDisposable
     /// <inheritdoc/>
     public void Dispose() => _socket.Dispose();
 
-    private T Request<T>(string request, bool queues, JsonTypeInfo<T> resultType)
+    private T Request<T>(string request, bool queues, JsonTypeInfo<T> resultType) => Request(new ControlRequest(request, queues), resultType);
+
+    private ControlStream OpenStream<T>(ControlRequest request, JsonTypeInfo<T> resultType)
     {
-        var line = JsonSerializer.SerializeToUtf8Bytes(new ControlRequest(request, queues), ControlJsonContext.Default.ControlRequest);
+        Request(request, resultType);
+        // From here on the endpoint writes when it has something: no answer is late.
+        _socket.ReceiveTimeout = 0;
+        return new ControlStream(this);
+    }
+
+    /// <summary>Takes bytes already read past the last response line (the start of a stream), then reads the socket; 0 at its end.</summary>
+    internal int ReadStream(Span<byte> destination)
+    {
+        if (_filled > 0)
+        {
+            var taken = Math.Min(_filled, destination.Length);
+            _buffer.AsSpan(0, taken).CopyTo(destination);
+            _buffer.AsSpan(taken, _filled - taken).CopyTo(_buffer);
+            _filled -= taken;
+            return taken;
+        }
+        return _socket.Receive(destination);
+    }
+
+    /// <summary>Sends <c>stop</c> on a stream; from then on the end must come within the timeout.</summary>
+    internal void StopStream()
+    {
+        _socket.ReceiveTimeout = (int)_timeout.TotalMilliseconds;
+        var line = JsonSerializer.SerializeToUtf8Bytes(new ControlRequest(ControlRequests.Stop, false), ControlJsonContext.Default.ControlRequest);
+        _socket.Send([.. line, (byte)'\n']);
+    }
+
+    private T Request<T>(ControlRequest request, JsonTypeInfo<T> resultType)
+    {
+        var line = JsonSerializer.SerializeToUtf8Bytes(request, ControlJsonContext.Default.ControlRequest);
         var response = Exchange([.. line, (byte)'\n']);
         try
         {
@@ -185,14 +229,14 @@ public sealed class ControlClient : IDisposable
             var root = document.RootElement;
             if (root.TryGetProperty("ok", out var ok) && ok.ValueKind == JsonValueKind.True && root.TryGetProperty("result", out var result))
             {
-                return result.Deserialize(resultType) ?? throw new ControlException($"{Endpoint.DisplayName} answered {request} with a null result");
+                return result.Deserialize(resultType) ?? throw new ControlException($"{Endpoint.DisplayName} answered {request.Request} with a null result");
             }
             var message = root.TryGetProperty("error", out var error) ? error.GetString() : null;
             throw new ControlException($"{Endpoint.DisplayName}: {message ?? "an error without a message"}");
         }
         catch (JsonException error)
         {
-            throw new ControlException($"{Endpoint.DisplayName} answered {request} with something that is not the protocol's JSON: {error.Message}", error);
+            throw new ControlException($"{Endpoint.DisplayName} answered {request.Request} with something that is not the protocol's JSON: {error.Message}", error);
         }
     }
 

@@ -289,9 +289,16 @@ internal sealed class ControlListener : IDisposable
                     return;
                 }
                 var line = buffer.AsSpan(0, newline).TrimEnd((byte)'\r');
-                var response = line.IsEmpty ? ControlResponder.Error("empty request line") : _responder.Answer(line);
+                var answer = line.IsEmpty ? new ControlAnswer(ControlResponder.Error("empty request line"), null) : _responder.AnswerOrStream(line);
                 buffer.AsSpan(newline + 1, filled - newline - 1).CopyTo(buffer);
                 filled -= newline + 1;
+                if (answer.Stream is { } streamed)
+                {
+                    // The stream has the connection from here on (the deadline was reset above): it ends when the client goes.
+                    await streamed(stream, stopping).ConfigureAwait(false);
+                    return;
+                }
+                var response = answer.Line!;
                 waitingFor = "the client to read";
                 deadline.CancelAfter(_writeTimeout);
                 await stream.WriteAsync(response, deadline.Token).ConfigureAwait(false);

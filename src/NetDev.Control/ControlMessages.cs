@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using NetDev.Diagnostics;
 
 namespace NetDev.Control;
 
@@ -30,8 +31,20 @@ public static class ControlRequests
     /// <summary>Timestamping capabilities (<c>ethtool -T</c>): <see cref="TimestampingReport"/>.</summary>
     public const string Timestamping = "timestamping";
 
+    /// <summary>
+    /// Starts a capture (<c>netdev capture</c>): the answer line, then pcapng until the client sends <see cref="Stop"/>
+    /// (the statistics block comes last) or goes away; <c>"drops": true</c> adds dropped frames.
+    /// </summary>
+    public const string Capture = "capture";
+
+    /// <summary>Ends a capture on its connection.</summary>
+    public const string Stop = "stop";
+
+    /// <summary>Starts an event stream (<c>netdev monitor</c>): the answer line, then one JSON line per event (<see cref="MonitorEvent"/>).</summary>
+    public const string Monitor = "monitor";
+
     /// <summary>Every request, in the order the documentation lists them.</summary>
-    public static IReadOnlyList<string> All { get; } = [Info, Stats, DriverInfo, Statistics, RingParameters, LinkSettings, Timestamping];
+    public static IReadOnlyList<string> All { get; } = [Info, Stats, DriverInfo, Statistics, RingParameters, LinkSettings, Timestamping, Capture, Stop, Monitor];
 }
 
 /// <summary>What <c>info</c> answers: who the device is and its state.</summary>
@@ -82,7 +95,47 @@ public sealed record DeviceStatsReport(
     LinkStats64 Stats64,
     IReadOnlyList<DropCountReport> Drops,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<QueueStatsReport>? Queues,
-    HealthReport? Health = null);
+    HealthReport? Health = null)
+{
+    /// <summary>
+    /// The report of <paramref name="device"/> now, without queues, with the namespace its endpoint would name: the
+    /// device's own, or for a device in the caller's namespace the name that namespace has under <c>/run/netns</c>.
+    /// </summary>
+    public static DeviceStatsReport Of(NetDevice device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        return Of(device, device.NetworkNamespace ?? NamespaceIdentity.OfCurrentThread());
+    }
+
+    /// <summary>
+    /// The report of <paramref name="device"/> now, in <paramref name="networkNamespace"/>, with each queue's
+    /// counters when <paramref name="withQueues"/>: what a <c>stats</c> request answers, and what <c>netdev run --json</c>
+    /// prints at the end.
+    /// </summary>
+    public static DeviceStatsReport Of(NetDevice device, string? networkNamespace, bool withQueues = false)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        var drops = device.Statistics.GetDropCounts()
+            .Select(drop => new DropCountReport(DiagnosticNames.Of(drop.Direction), DiagnosticNames.Of(drop.Reason), drop.Count))
+            .ToArray();
+        var queues = withQueues
+            ? device.Queues.Select(queue => new QueueStatsReport(
+                queue.Index,
+                queue.TxPackets,
+                queue.TxBytes,
+                queue.TxErrors,
+                queue.TxDropped,
+                queue.BusyReturns,
+                queue.Timeouts,
+                queue.IsStopped,
+                queue.RxPackets,
+                queue.RxBytes,
+                queue.RxErrors,
+                queue.RxDropped)).ToArray()
+            : null;
+        return new DeviceStatsReport(device.Name, networkNamespace, device.IfIndex, device.Statistics.GetLinkStats64(), drops, queues, HealthReport.Of(device));
+    }
+}
 
 /// <summary>Frames dropped in one direction for one reason.</summary>
 /// <param name="Direction"><c>tx</c> or <c>rx</c>.</param>
@@ -91,7 +144,8 @@ public sealed record DeviceStatsReport(
 public sealed record DropCountReport(string Direction, string Reason, long Count);
 
 /// <summary>A device's health (<see cref="NetDevice.Health"/>).</summary>
-/// <param name="State"><c>ok</c>, or <c>degraded</c> when something the device needs failed for good (a thread died, the interface is gone).</param>
+/// <param name="State"><c>degraded</c> when something the device needs failed for good (a thread died, the interface is gone);
+/// otherwise <c>failing</c> while errors keep coming (one within <see cref="NetDevice.FailingWindow"/>), else <c>ok</c>.</param>
 /// <param name="Errors">Errors reported since the device was made (<see cref="NetDevice.ErrorCount"/>).</param>
 /// <param name="LastError">The most recent error's message, or <see langword="null"/>.</param>
 public sealed record HealthReport(string State, long Errors, string? LastError)
@@ -100,7 +154,8 @@ public sealed record HealthReport(string State, long Errors, string? LastError)
     public static HealthReport Of(NetDevice device)
     {
         ArgumentNullException.ThrowIfNull(device);
-        return new(device.Health == DeviceHealth.Healthy ? "ok" : "degraded", device.ErrorCount, device.LastError?.Message);
+        var state = device.Health == DeviceHealth.Degraded ? "degraded" : device.IsFailing ? "failing" : "ok";
+        return new(state, device.ErrorCount, device.LastError?.Message);
     }
 }
 
@@ -184,10 +239,76 @@ public static class ControlProtocol
 
     /// <summary>Serialises a <c>stats</c> answer as <c>netdev stats --json</c> prints it: one line, snake_case fields.</summary>
     public static string ToJson(DeviceStatsReport report) => JsonSerializer.Serialize(report, ControlJsonContext.Default.DeviceStatsReport);
+
+    /// <summary>Serialises every device's <c>stats</c> answer as one JSON array (<c>netdev stats --json</c> with no name).</summary>
+    public static string ToJson(IReadOnlyList<DeviceStatsReport> reports) => JsonSerializer.Serialize(reports, ControlJsonContext.Default.IReadOnlyListDeviceStatsReport);
+
+    /// <summary>Serialises every device's <c>info</c> answer as one JSON array (<c>netdev list --json</c>).</summary>
+    public static string ToJson(IReadOnlyList<DeviceInfoReport> reports) => JsonSerializer.Serialize(reports, ControlJsonContext.Default.IReadOnlyListDeviceInfoReport);
+
+    /// <summary>Serialises a <c>driver-info</c> answer (<c>netdev ethtool -i --json</c>).</summary>
+    public static string ToJson(DriverInfo report) => JsonSerializer.Serialize(report, ControlJsonContext.Default.DriverInfo);
+
+    /// <summary>Serialises a <c>statistics</c> answer (<c>netdev ethtool -S --json</c>).</summary>
+    public static string ToJson(StatisticsReport report) => JsonSerializer.Serialize(report, ControlJsonContext.Default.StatisticsReport);
+
+    /// <summary>Serialises a <c>ring-parameters</c> answer (<c>netdev ethtool -g --json</c>).</summary>
+    public static string ToJson(RingParameters report) => JsonSerializer.Serialize(report, ControlJsonContext.Default.RingParameters);
+
+    /// <summary>Serialises a <c>link-settings</c> answer (<c>netdev ethtool --json</c>).</summary>
+    public static string ToJson(LinkSettingsReport report) => JsonSerializer.Serialize(report, ControlJsonContext.Default.LinkSettingsReport);
+
+    /// <summary>Serialises a <c>timestamping</c> answer (<c>netdev ethtool -T --json</c>).</summary>
+    public static string ToJson(TimestampingReport report) => JsonSerializer.Serialize(report, ControlJsonContext.Default.TimestampingReport);
+
+    /// <summary>Serialises one <c>monitor</c> event as the stream carries it (<c>netdev monitor --json</c>).</summary>
+    public static string ToJson(MonitorEvent monitorEvent) => JsonSerializer.Serialize(monitorEvent, ControlJsonContext.Default.MonitorEvent);
+
+    /// <summary>Reads one line of a <c>monitor</c> stream.</summary>
+    /// <exception cref="JsonException">The line is not a monitor event.</exception>
+    public static MonitorEvent ParseMonitorEvent(ReadOnlySpan<byte> line) =>
+        JsonSerializer.Deserialize(line, ControlJsonContext.Default.MonitorEvent) ?? throw new JsonException("a monitor line is null");
 }
 
-/// <summary>A request line: <c>{"request": "stats", "queues": true}</c>.</summary>
-internal sealed record ControlRequest(string? Request, bool Queues);
+/// <summary>A request line: <c>{"request": "stats", "queues": true}</c>, <c>{"request": "capture", "drops": true}</c>.</summary>
+internal sealed record ControlRequest(string? Request, bool Queues, bool Drops = false);
+
+/// <summary>What <c>capture</c> answers before the pcapng stream.</summary>
+/// <param name="Format">Always <c>pcapng</c>.</param>
+/// <param name="SnapLength">The most bytes of a frame kept.</param>
+public sealed record CaptureStartReport(string Format, int SnapLength);
+
+/// <summary>What <c>monitor</c> answers before its event lines.</summary>
+/// <param name="Stream">Always <c>monitor</c>.</param>
+public sealed record MonitorStart(string Stream);
+
+/// <summary>
+/// One line of a <c>monitor</c> stream. <c>event</c> says which: <c>link</c> (the state now: at the start and on
+/// every change), <c>error</c> (an error no caller could hear), <c>degraded</c>, <c>drops</c> (frames dropped since
+/// the last such line, per direction and reason, at most once a second), <c>lost</c> (events left out because the
+/// client read too slowly).
+/// </summary>
+/// <param name="Event">What happened.</param>
+/// <param name="Name">The interface name.</param>
+/// <param name="Netns">The network namespace's name, or <see langword="null"/> for the host's own.</param>
+/// <param name="State"><c>link</c>: <c>up</c> or <c>down</c>.</param>
+/// <param name="Carrier"><c>link</c>: whether the carrier is on.</param>
+/// <param name="Mtu"><c>link</c>: the MTU.</param>
+/// <param name="Message"><c>error</c>, <c>degraded</c>: what went wrong.</param>
+/// <param name="Errors"><c>error</c>, <c>degraded</c>: errors reported since the device was made.</param>
+/// <param name="Drops"><c>drops</c>: frames dropped since the last <c>drops</c> line.</param>
+/// <param name="Count"><c>lost</c>: events left out.</param>
+public sealed record MonitorEvent(
+    string Event,
+    string Name,
+    string? Netns,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? State = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] bool? Carrier = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? Mtu = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Message = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? Errors = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<DropCountReport>? Drops = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? Count = null);
 
 /// <summary>The protocol's JSON: snake_case names, fields of <see cref="LinkStats64"/> included.</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, IncludeFields = true)]
@@ -199,4 +320,9 @@ internal sealed record ControlRequest(string? Request, bool Queues);
 [JsonSerializable(typeof(RingParameters))]
 [JsonSerializable(typeof(LinkSettingsReport))]
 [JsonSerializable(typeof(TimestampingReport))]
+[JsonSerializable(typeof(CaptureStartReport))]
+[JsonSerializable(typeof(MonitorEvent))]
+[JsonSerializable(typeof(MonitorStart))]
+[JsonSerializable(typeof(IReadOnlyList<DeviceInfoReport>))]
+[JsonSerializable(typeof(IReadOnlyList<DeviceStatsReport>))]
 internal sealed partial class ControlJsonContext : JsonSerializerContext;

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Microsoft.Extensions.Logging;
+using NetDev.Diagnostics;
 
 namespace NetDev.Control;
 
@@ -15,6 +16,29 @@ internal sealed class ControlResponder(NetDevice device, Func<string?> networkNa
 {
     private readonly NetDevice _device = device;
     private readonly Func<string?> _networkNamespace = networkNamespace;
+
+    /// <summary>
+    /// Answers a request line that may turn the connection into a stream (<c>capture</c>, <c>monitor</c>): then the
+    /// stream writes its own answer and everything after; otherwise <see cref="Answer"/>'s line.
+    /// </summary>
+    public ControlAnswer AnswerOrStream(ReadOnlySpan<byte> line)
+    {
+        ControlRequest? request = null;
+        try
+        {
+            request = JsonSerializer.Deserialize(line, ControlJsonContext.Default.ControlRequest);
+        }
+        catch (JsonException)
+        {
+            // Answer says so.
+        }
+        return request?.Request switch
+        {
+            ControlRequests.Capture => new(null, new CaptureSession(_device, request.Drops).RunAsync),
+            ControlRequests.Monitor => new(null, new MonitorSession(_device, _networkNamespace).RunAsync),
+            _ => new(Answer(line), null),
+        };
+    }
 
     /// <summary>Answers one request line; never throws (a failure is an error response).</summary>
     public byte[] Answer(ReadOnlySpan<byte> line)
@@ -42,6 +66,7 @@ internal sealed class ControlResponder(NetDevice device, Func<string?> networkNa
                 ControlRequests.RingParameters => Result(_device.GetRingParameters(), context.RingParameters),
                 ControlRequests.LinkSettings => Result(LinkSettings(), context.LinkSettingsReport),
                 ControlRequests.Timestamping => Result(TimestampingReport.From(_device.GetTsInfo()), context.TimestampingReport),
+                ControlRequests.Stop => Error("stop ends a capture; no capture runs on this connection"),
                 _ => Error($"unknown request '{name}'; known: {string.Join(", ", ControlRequests.All)}"),
             };
         }
@@ -74,31 +99,7 @@ internal sealed class ControlResponder(NetDevice device, Func<string?> networkNa
             HealthReport.Of(_device));
     }
 
-    private DeviceStatsReport Stats(bool withQueues)
-    {
-        var drops = _device.Statistics.GetDropCounts()
-            .Select(drop => new DropCountReport(
-                drop.Direction == TrafficDirection.Transmit ? "tx" : "rx",
-                JsonNamingPolicy.SnakeCaseLower.ConvertName(drop.Reason.ToString()),
-                drop.Count))
-            .ToArray();
-        var queues = withQueues
-            ? _device.Queues.Select(queue => new QueueStatsReport(
-                queue.Index,
-                queue.TxPackets,
-                queue.TxBytes,
-                queue.TxErrors,
-                queue.TxDropped,
-                queue.BusyReturns,
-                queue.Timeouts,
-                queue.IsStopped,
-                queue.RxPackets,
-                queue.RxBytes,
-                queue.RxErrors,
-                queue.RxDropped)).ToArray()
-            : null;
-        return new DeviceStatsReport(_device.Name, _networkNamespace(), _device.IfIndex, _device.Statistics.GetLinkStats64(), drops, queues, HealthReport.Of(_device));
-    }
+    private DeviceStatsReport Stats(bool withQueues) => DeviceStatsReport.Of(_device, _networkNamespace(), withQueues);
 
     private LinkSettingsReport LinkSettings()
     {
@@ -112,7 +113,8 @@ internal sealed class ControlResponder(NetDevice device, Func<string?> networkNa
         return new LinkSettingsReport(settings.SpeedMbps, duplex, settings.Autonegotiation, settings.Port, _device.Carrier);
     }
 
-    private static byte[] Result<T>(T value, JsonTypeInfo<T> typeInfo)
+    /// <summary>A success response line: <c>{"ok": true, "result": VALUE}</c>.</summary>
+    public static byte[] Result<T>(T value, JsonTypeInfo<T> typeInfo)
     {
         var output = new ArrayBufferWriter<byte>();
         using (var writer = new Utf8JsonWriter(output))
@@ -142,3 +144,11 @@ internal sealed class ControlResponder(NetDevice device, Func<string?> networkNa
         return output.WrittenSpan.ToArray();
     }
 }
+
+/// <summary>
+/// What a request line gets: a response line, or a stream that takes the connection over (it writes its own
+/// first line) until it ends.
+/// </summary>
+/// <param name="Line">The response line, when the request is answered with one.</param>
+/// <param name="Stream">The stream, when the request starts one: it gets the connection and the server's stopping token.</param>
+internal readonly record struct ControlAnswer(byte[]? Line, Func<Stream, CancellationToken, Task>? Stream);

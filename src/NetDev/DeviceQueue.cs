@@ -35,8 +35,16 @@ public sealed class DeviceQueue
     {
         _device = device;
         Index = index;
-        TxPool = new SkBuffPool(SkBuffPool.DefaultBufferSize, SkBuffPool.DefaultHeadroom, $"tx queue {index}");
-        RxPool = new SkBuffPool(SkBuffPool.DefaultBufferSize, SkBuffPool.DefaultHeadroom, $"rx queue {index}");
+        TxPool = new SkBuffPool(SkBuffPool.DefaultBufferSize, SkBuffPool.DefaultHeadroom, $"tx queue {index}")
+        {
+            Queue = this,
+            Direction = TrafficDirection.Transmit,
+        };
+        RxPool = new SkBuffPool(SkBuffPool.DefaultBufferSize, SkBuffPool.DefaultHeadroom, $"rx queue {index}")
+        {
+            Queue = this,
+            Direction = TrafficDirection.Receive,
+        };
         Engine = new TransmitEngine(this, device);
     }
 

@@ -82,7 +82,7 @@ public sealed class DeviceStatistics
         }
         foreach (var drop in GetDropCounts())
         {
-            statistics.Add(new($"{(drop.Direction == TrafficDirection.Transmit ? "tx" : "rx")}_drop_{drop.Reason}", drop.Count));
+            statistics.Add(new($"{Diagnostics.DiagnosticNames.Of(drop.Direction)}_drop_{Diagnostics.DiagnosticNames.Of(drop.Reason)}", drop.Count));
         }
         statistics.AddRange(_device.Operations.GetStatistics());
         return statistics;

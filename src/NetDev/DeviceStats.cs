@@ -22,7 +22,10 @@ public readonly record struct DeviceStats(
     long TxErrors,
     long RxErrors)
 {
-    /// <summary>The counters as one line, <c>tx_packets=N tx_bytes=N rx_packets=N rx_bytes=N tx_dropped=N</c>.</summary>
+    /// <summary>
+    /// The counters as one line, <c>tx_packets=N tx_bytes=N rx_packets=N rx_bytes=N tx_dropped=N rx_dropped=N
+    /// tx_errors=N rx_errors=N</c>.
+    /// </summary>
     public override string ToString() =>
-        $"tx_packets={TxPackets} tx_bytes={TxBytes} rx_packets={RxPackets} rx_bytes={RxBytes} tx_dropped={TxDropped}";
+        $"tx_packets={TxPackets} tx_bytes={TxBytes} rx_packets={RxPackets} rx_bytes={RxBytes} tx_dropped={TxDropped} rx_dropped={RxDropped} tx_errors={TxErrors} rx_errors={RxErrors}";
 }

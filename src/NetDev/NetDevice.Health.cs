@@ -17,6 +17,7 @@ public abstract partial class NetDevice
 {
     private readonly LogLimiter _logLimiter = new();
     private long _errorCount;
+    private long _lastErrorTicks = long.MinValue;
     private Exception? _lastError;
     private int _health;
 
@@ -25,6 +26,17 @@ public abstract partial class NetDevice
 
     /// <summary>How many errors were reported (<see cref="Error"/>) since the device was made.</summary>
     public long ErrorCount => Interlocked.Read(ref _errorCount);
+
+    /// <summary>How recent an error must be for the device to count as <see cref="IsFailing"/>.</summary>
+    public static readonly TimeSpan FailingWindow = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Whether an error was reported within the last <see cref="FailingWindow"/>: a driver that keeps failing (on every
+    /// frame, say) is shown so (<c>failing</c> in <c>netdev list</c> and the control plane's health) while it goes on,
+    /// and is not once it stopped. Unlike <see cref="DeviceHealth.Degraded"/> it ends nothing.
+    /// </summary>
+    public bool IsFailing => Volatile.Read(ref _lastErrorTicks) is var last && last != long.MinValue
+        && TimeProvider.GetElapsedTime(last) < FailingWindow;
 
     /// <summary>The most recent error reported, or <see langword="null"/>.</summary>
     public Exception? LastError => Volatile.Read(ref _lastError);
@@ -45,6 +57,7 @@ public abstract partial class NetDevice
         ArgumentNullException.ThrowIfNull(error);
         Interlocked.Increment(ref _errorCount);
         Volatile.Write(ref _lastError, error);
+        Volatile.Write(ref _lastErrorTicks, TimeProvider.GetTimestamp());
         Log(error);
         if (Error is { } handlers)
         {

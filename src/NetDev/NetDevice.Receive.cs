@@ -188,6 +188,10 @@ public abstract partial class NetDevice
             return;
         }
         queue.CountRx(skb.Length);
+        if (queue.Device.Captures is { } captures)
+        {
+            OfferToCaptures(captures, TrafficDirection.Receive, skb, dropped: null);
+        }
         skb.Consume();
     }
 }

@@ -92,6 +92,7 @@ public sealed class Registration<[DynamicallyAccessedMembers(DriverReflection.Me
                 throw;
             }
             _state = State.Registered;
+            Diagnostics.NetDevMetrics.Add(Device);
             Device.Logger.LogInformation("{Device} registered on the {Host} host (ifindex {IfIndex}, driver {Driver}: {Operations})",
                 Device.Name, _host.Name, link.IfIndex, Device.DriverName, DeviceOperationDispatcher<TDriver>.Describe());
         }
@@ -144,6 +145,10 @@ public sealed class Registration<[DynamicallyAccessedMembers(DriverReflection.Me
             }
             var wasRegistered = _state == State.Registered;
             _state = State.Disposed;
+            if (wasRegistered)
+            {
+                Diagnostics.NetDevMetrics.Remove(Device);
+            }
             link = Device.Link;
             if (wasRegistered && link is not null)
             {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
+using NetDev.Diagnostics;
 
 namespace NetDev;
 
@@ -217,6 +218,11 @@ public readonly struct SkBuff : IEquatable<SkBuff>
     private void Release(bool consumed, DropReason reason)
     {
         var slot = LiveForRelease();
+        if (!consumed && (NetDevEventSource.Log.IsEnabled() || FrameCapture.AnyWantsDrops))
+        {
+            // Someone traces or captures drops: only then is the frame looked at, while it is still live.
+            slot.Pool.Observe(this, reason);
+        }
         slot.Generation = unchecked(slot.Generation + 1);
         slot.LastRelease = consumed ? ReleaseKind.Consume : ReleaseKind.Drop;
         slot.LastDropReason = reason;

@@ -307,6 +307,24 @@ public sealed class SkBuffPool
         }
     }
 
+    /// <summary>The queue whose frames the pool holds, for drop traces and captures; null for a pool of no device's queue.</summary>
+    internal DeviceQueue? Queue { get; init; }
+
+    /// <summary>Which way the pool's frames go (its <see cref="Queue"/>'s transmit or receive side).</summary>
+    internal TrafficDirection Direction { get; init; }
+
+    /// <summary>A frame of this pool is being dropped while drops are traced or captured: tells them, before the buffer is reused.</summary>
+    internal void Observe(SkBuff skb, DropReason reason)
+    {
+        var device = Queue?.Device;
+        var queue = Queue?.Index ?? skb.QueueIndex;
+        Diagnostics.NetDevEventSource.Log.Dropped(device, queue, Direction, reason, skb.Data);
+        if (device?.Captures is { } captures)
+        {
+            NetDevice.OfferToCaptures(captures, Direction, skb, reason);
+        }
+    }
+
     internal void Recycle(SkBuffSlot slot, bool consumed, DropReason reason, bool count = true)
     {
         slot.Live = false;

@@ -23,9 +23,9 @@ public sealed partial class ControlCommandTests
         var list = (await CliProcess.RunAsync(directory.Path, "list")).EnsureSuccess();
 
         var rows = Rows(list.Stdout);
-        Assert.Equal(["NAME", "NETNS", "IFINDEX", "DRIVER", "STATE", "HEALTH", "MTU", "QUEUES", "PID"], rows[0]);
+        Assert.Equal(["NAME", "NETNS", "IFINDEX", "DRIVER", "STATE", "HEALTH", "MTU", "QUEUES", "PID", "ERRORS", "LAST_ERROR"], rows[0]);
         var ifindex = (await ns.ExecAsync("cat", "/sys/class/net/dummy0/ifindex")).EnsureSuccess().Stdout.Trim();
-        Assert.Equal(["dummy0", ns.Name, ifindex, "dummy", "up", "ok", "1500", "2/2", cli.Id.ToString()], Assert.Single(rows.Skip(1)));
+        Assert.Equal(["dummy0", ns.Name, ifindex, "dummy", "up", "ok", "1500", "2/2", cli.Id.ToString(), "0", "-"], Assert.Single(rows.Skip(1)));
         Assert.Equal("", list.Stderr);
     }
 
@@ -268,6 +268,6 @@ public sealed partial class ControlCommandTests
     }
 
     /// <summary>The cells of each line of a table the CLI printed (columns are two or more spaces apart).</summary>
-    private static IReadOnlyList<string[]> Rows(string output) =>
+    internal static IReadOnlyList<string[]> Rows(string output) =>
         [.. output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => ColumnGap().Split(line.Trim()))];
 }

@@ -8,7 +8,7 @@ namespace NetDev.Cli.Tests;
 /// </summary>
 public sealed partial class RunDummyTests
 {
-    [GeneratedRegex(@"^(?<name>\S+) tx_packets=(?<txPackets>\d+) tx_bytes=(?<txBytes>\d+) rx_packets=\d+ rx_bytes=\d+ tx_dropped=\d+$")]
+    [GeneratedRegex(@"^(?<name>\S+) tx_packets=(?<txPackets>\d+) tx_bytes=(?<txBytes>\d+) rx_packets=\d+ rx_bytes=\d+ tx_dropped=\d+ rx_dropped=\d+ tx_errors=\d+ rx_errors=\d+$")]
     private static partial Regex StatsLine();
 
     [Fact]

@@ -5,7 +5,7 @@ namespace NetDev.Cli.Tests;
 /// <summary><c>netdev run pair</c> end to end: two ends in two namespaces of the test's own, ping across, teardown.</summary>
 public sealed partial class RunPairTests
 {
-    [GeneratedRegex(@"^(?<name>\S+) tx_packets=(?<txPackets>\d+) tx_bytes=\d+ rx_packets=(?<rxPackets>\d+) rx_bytes=\d+ tx_dropped=\d+$")]
+    [GeneratedRegex(@"^(?<name>\S+) tx_packets=(?<txPackets>\d+) tx_bytes=\d+ rx_packets=(?<rxPackets>\d+) rx_bytes=\d+ tx_dropped=\d+ rx_dropped=\d+ tx_errors=\d+ rx_errors=\d+$")]
     private static partial Regex StatsLine();
 
     [Fact]

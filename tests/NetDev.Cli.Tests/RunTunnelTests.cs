@@ -38,7 +38,7 @@ public sealed class RunTunnelTests
         var (rightExit, _) = await rightCli.WaitForExitAsync();
         Assert.Equal(0, leftExit);
         Assert.Equal(0, rightExit);
-        Assert.Matches(@"^ndtt0 tx_packets=\d+ tx_bytes=\d+ rx_packets=\d+ rx_bytes=\d+ tx_dropped=0$", Assert.Single(leftRest));
+        Assert.Matches(@"^ndtt0 tx_packets=\d+ tx_bytes=\d+ rx_packets=\d+ rx_bytes=\d+ tx_dropped=0 rx_dropped=\d+ tx_errors=0 rx_errors=\d+$", Assert.Single(leftRest));
         Assert.Null(await left.FindLinkAsync("ndtt0"));
         Assert.Null(await right.FindLinkAsync("ndtt1"));
     }

@@ -114,7 +114,7 @@ public sealed partial class ControlServerTests : ControlTest
         Assert.Equal(("tx", "device_down"), (drop.Direction, drop.Reason));
         Assert.Equal(stats.Stats64.TxDropped, drop.Count);
         Assert.Equal(drop.Count, stats.Queues![0].TxDropped);
-        Assert.Contains(client.GetStatistics(), counter => counter.Name == "tx_drop_DeviceDown" && counter.Value == drop.Count);
+        Assert.Contains(client.GetStatistics(), counter => counter.Name == "tx_drop_device_down" && counter.Value == drop.Count);
     }
 
     [Fact]

@@ -17,9 +17,11 @@ internal static class EthtoolCommand
         var statistics = new Option<bool>("--statistics", "-S") { Description = "Show the device's named counters (get_ethtool_stats)." };
         var ring = new Option<bool>("--show-ring", "-g") { Description = "Show the ring sizes (get_ringparam)." };
         var timestamping = new Option<bool>("--show-time-stamping", "-T") { Description = "Show the timestamping capabilities (get_ts_info)." };
+        var json = JsonOption.Create("the view's object");
         var command = new Command("ethtool", "Show a running NetDev device's ethtool information; with no option, its link settings.")
         {
             device,
+            json,
             driver,
             statistics,
             ring,
@@ -44,25 +46,31 @@ internal static class EthtoolCommand
             var name = client.Endpoint.Name;
             try
             {
+                var asJson = parseResult.GetValue(json);
                 if (parseResult.GetValue(driver))
                 {
-                    WriteDriverInfo(client.GetDriverInfo(), output);
+                    var info = client.GetDriverInfo();
+                    Print(asJson, ControlProtocol.ToJson(info), () => WriteDriverInfo(info, output), output);
                 }
                 else if (parseResult.GetValue(statistics))
                 {
-                    WriteStatistics(client.GetStatistics(), output);
+                    var counters = client.GetStatistics();
+                    Print(asJson, ControlProtocol.ToJson(new StatisticsReport(counters)), () => WriteStatistics(counters, output), output);
                 }
                 else if (parseResult.GetValue(ring))
                 {
-                    WriteRingParameters(name, client.GetRingParameters(), output);
+                    var rings = client.GetRingParameters();
+                    Print(asJson, ControlProtocol.ToJson(rings), () => WriteRingParameters(name, rings, output), output);
                 }
                 else if (parseResult.GetValue(timestamping))
                 {
-                    WriteTimestamping(name, client.GetTimestamping(), output);
+                    var report = client.GetTimestamping();
+                    Print(asJson, ControlProtocol.ToJson(report), () => WriteTimestamping(name, report, output), output);
                 }
                 else
                 {
-                    WriteLinkSettings(name, client.GetLinkSettings(), output);
+                    var settings = client.GetLinkSettings();
+                    Print(asJson, ControlProtocol.ToJson(settings), () => WriteLinkSettings(name, settings, output), output);
                 }
             }
             catch (ControlException failure)
@@ -73,6 +81,19 @@ internal static class EthtoolCommand
             return ExitCodes.Success;
         });
         return command;
+    }
+
+    /// <summary>The view as one JSON line, or as ethtool prints it.</summary>
+    private static void Print(bool json, string asJson, Action asText, TextWriter output)
+    {
+        if (json)
+        {
+            output.WriteLine(asJson);
+        }
+        else
+        {
+            asText();
+        }
     }
 
     private static void WriteDriverInfo(DriverInfo info, TextWriter output)

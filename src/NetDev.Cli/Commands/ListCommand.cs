@@ -12,44 +12,49 @@ internal static class ListCommand
 {
     public static Command Create()
     {
-        var command = new Command("list", "List the NetDev devices running on this host, in every network namespace.");
-        command.SetAction(_ => List(Console.Out, Console.Error));
+        var json = JsonOption.Create("one array of the devices' info objects");
+        var command = new Command("list", "List the NetDev devices running on this host, in every network namespace.")
+        {
+            json,
+        };
+        command.SetAction(parseResult => List(parseResult.GetValue(json), Console.Out, Console.Error));
         return command;
     }
 
-    private static int List(TextWriter output, TextWriter error)
+    private static int List(bool json, TextWriter output, TextWriter error)
     {
-        var table = new TextTable("NAME", "NETNS", "IFINDEX", "DRIVER", "STATE", "HEALTH", "MTU", "QUEUES", "PID");
-        var failed = false;
-        IReadOnlyList<ControlEndpoint> endpoints;
-        try
+        var clients = ControlPlane.ConnectAll(error, out var failed);
+        if (clients is null)
         {
-            endpoints = ControlDirectory.List(ControlPlane.Directory);
-        }
-        catch (Exception failure) when (failure is IOException or UnauthorizedAccessException)
-        {
-            error.WriteLine($"netdev: cannot read {ControlPlane.Directory}: {failure.Message}");
             return ExitCodes.Failure;
         }
-        foreach (var endpoint in endpoints)
+        var infos = new List<DeviceInfoReport>();
+        foreach (var client in clients)
         {
-            using var client = ControlPlane.TryConnect(endpoint, error, out var unreachable);
-            failed |= unreachable;
-            if (client is null)
+            using (client)
             {
-                continue;
+                try
+                {
+                    infos.Add(client.GetInfo());
+                }
+                catch (ControlException failure)
+                {
+                    error.WriteLine($"netdev: {failure.Message}");
+                    failed = true;
+                }
             }
-            try
-            {
-                var info = client.GetInfo();
-                table.Add(info.Name, NamespaceColumn(info.Netns), info.Ifindex.ToString(), info.Driver, info.State, info.Health?.State ?? "-",
-                    info.Mtu.ToString(), $"{info.TxQueues}/{info.RxQueues}", info.Pid.ToString());
-            }
-            catch (ControlException failure)
-            {
-                error.WriteLine($"netdev: {failure.Message}");
-                failed = true;
-            }
+        }
+        if (json)
+        {
+            output.WriteLine(ControlProtocol.ToJson(infos));
+            return failed ? ExitCodes.Failure : ExitCodes.Success;
+        }
+        // The last error goes last: the one cell of any length.
+        var table = new TextTable("NAME", "NETNS", "IFINDEX", "DRIVER", "STATE", "HEALTH", "MTU", "QUEUES", "PID", "ERRORS", "LAST_ERROR");
+        foreach (var info in infos)
+        {
+            table.Add(info.Name, NamespaceColumn(info.Netns), info.Ifindex.ToString(), info.Driver, info.State, info.Health?.State ?? "-",
+                info.Mtu.ToString(), $"{info.TxQueues}/{info.RxQueues}", info.Pid.ToString(), info.Health?.Errors.ToString() ?? "-", info.Health?.LastError ?? "-");
         }
         table.WriteTo(output);
         return failed ? ExitCodes.Failure : ExitCodes.Success;

@@ -17,11 +17,19 @@ internal static class RunCommand
         Recursive = true,
     };
 
+    /// <summary><c>--json</c>: the ready lines and the final counters as JSON lines, for scripts.</summary>
+    public static readonly Option<bool> Json = new("--json", "-j")
+    {
+        Description = "Print {\"ready\":NAME} per device once all are up, and each device's counters at the end as the stats object (docs/control-plane.md), one JSON object per line.",
+        Recursive = true,
+    };
+
     public static Command Create()
     {
         var run = new Command("run", "Run a driver's devices as real interfaces until SIGINT or SIGTERM, then print their counters.")
         {
             NoControl,
+            Json,
         };
         run.Subcommands.Add(RunDummyCommand.Create());
         run.Subcommands.Add(RunPairCommand.Create());

@@ -87,7 +87,7 @@ internal static class RunDummyCommand
                 Console.Error.WriteLine($"netdev run dummy: {OptionValidation.Reason(error)} See 'netdev run dummy --help'.");
                 return ExitCodes.Usage;
             }
-            return DeviceRunner.Run([.. devices.Select(DeviceGroup.Of)], RunCommand.ControlOptions(parseResult), Console.Out, Console.Error);
+            return DeviceRunner.Run([.. devices.Select(DeviceGroup.Of)], RunCommand.ControlOptions(parseResult), Console.Out, Console.Error, parseResult.GetValue(RunCommand.Json));
         });
         return command;
     }

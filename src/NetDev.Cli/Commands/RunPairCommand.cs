@@ -84,7 +84,7 @@ internal static class RunPairCommand
                 Console.Error.WriteLine($"netdev run pair: {OptionValidation.Reason(error)} See 'netdev run pair --help'.");
                 return ExitCodes.Usage;
             }
-            return DeviceRunner.Run([DeviceGroup.Of(pair)], RunCommand.ControlOptions(parseResult), Console.Out, Console.Error);
+            return DeviceRunner.Run([DeviceGroup.Of(pair)], RunCommand.ControlOptions(parseResult), Console.Out, Console.Error, parseResult.GetValue(RunCommand.Json));
         });
         return command;
     }

@@ -92,7 +92,7 @@ internal static class RunTunnelCommand
                 Console.Error.WriteLine($"netdev: {failure.Message}");
                 return ExitCodes.Failure;
             }
-            return DeviceRunner.Run([DeviceGroup.Of(registration)], RunCommand.ControlOptions(parseResult), Console.Out, Console.Error);
+            return DeviceRunner.Run([DeviceGroup.Of(registration)], RunCommand.ControlOptions(parseResult), Console.Out, Console.Error, parseResult.GetValue(RunCommand.Json));
         });
         return command;
     }

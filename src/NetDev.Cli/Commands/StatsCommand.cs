@@ -4,59 +4,131 @@ using NetDev.Control;
 namespace NetDev.Cli.Commands;
 
 /// <summary>
-/// <c>netdev stats IFNAME [--json] [--queues]</c>: a running device's counters, read from its control
-/// endpoint (as <c>ip -s link</c> shows the kernel's). The <c>--json</c> schema is in docs/control-plane.md.
+/// <c>netdev stats [IFNAME] [--json] [--queues] [--watch SECONDS]</c>: a running device's counters — or every
+/// device's, with no IFNAME — read from its control endpoint (as <c>ip -s link</c> shows the kernel's); with
+/// <c>--watch</c>, rates every SECONDS until SIGINT. The <c>--json</c> schema is in docs/control-plane.md.
 /// </summary>
 internal static class StatsCommand
 {
     public static Command Create()
     {
         var device = DeviceArgument.Create();
-        var json = new Option<bool>("--json", "-j")
-        {
-            Description = "Print the counters as one JSON object (schema: docs/control-plane.md).",
-        };
+        device.Arity = ArgumentArity.ZeroOrOne;
+        device.Description += " Every running device when left out.";
+        var json = JsonOption.Create("the counters (one object for IFNAME, an array for every device; with --watch one rates object per line)");
         var queues = new Option<bool>("--queues", "-q")
         {
             Description = "Add each queue's counters.",
         };
-        var command = new Command("stats", "Show a running NetDev device's counters: rtnl_link_stats64, drops by reason, and per queue.")
+        var watch = new Option<double?>("--watch", "-w")
+        {
+            Description = "Print the rates every SECONDS (packets, bits, drops and errors per second) until SIGINT.",
+            HelpName = "SECONDS",
+        };
+        watch.Validators.Add(result =>
+        {
+            if (result.GetValue(watch) is { } seconds && (seconds < 0.1 || seconds > 3600 || double.IsNaN(seconds)))
+            {
+                result.AddError("--watch takes 0.1 to 3600 seconds.");
+            }
+        });
+        var command = new Command("stats", "Show running NetDev devices' counters: rtnl_link_stats64, drops by reason, and per queue; or their rates.")
         {
             device,
             json,
             queues,
+            watch,
         };
         command.SetAction(parseResult =>
         {
-            using var client = ControlPlane.Connect(parseResult.GetValue(device)!, Console.Error);
-            if (client is null)
+            var name = parseResult.GetValue(device);
+            var asJson = parseResult.GetValue(json);
+            if (parseResult.GetValue(watch) is { } seconds)
             {
-                return ExitCodes.Failure;
+                return StatsWatch.Run(name, TimeSpan.FromSeconds(seconds), asJson, Console.Out, Console.Error);
             }
-            DeviceStatsReport report;
-            try
-            {
-                report = client.GetStats(parseResult.GetValue(queues));
-            }
-            catch (ControlException failure)
-            {
-                Console.Error.WriteLine($"netdev: {failure.Message}");
-                return ExitCodes.Failure;
-            }
-            if (parseResult.GetValue(json))
-            {
-                Console.Out.WriteLine(ControlProtocol.ToJson(report));
-            }
-            else
-            {
-                Write(report, Console.Out);
-            }
-            return ExitCodes.Success;
+            return name is null ? All(asJson, parseResult.GetValue(queues)) : One(name, asJson, parseResult.GetValue(queues));
         });
         return command;
     }
 
-    private static void Write(DeviceStatsReport report, TextWriter output)
+    private static int One(string name, bool json, bool queues)
+    {
+        using var client = ControlPlane.Connect(name, Console.Error);
+        if (client is null)
+        {
+            return ExitCodes.Failure;
+        }
+        DeviceStatsReport report;
+        try
+        {
+            report = client.GetStats(queues);
+        }
+        catch (ControlException failure)
+        {
+            Console.Error.WriteLine($"netdev: {failure.Message}");
+            return ExitCodes.Failure;
+        }
+        if (json)
+        {
+            Console.Out.WriteLine(ControlProtocol.ToJson(report));
+        }
+        else
+        {
+            Write(report, Console.Out);
+        }
+        return ExitCodes.Success;
+    }
+
+    private static int All(bool json, bool queues)
+    {
+        var reports = Read(Console.Error, out var failed, queues);
+        if (reports is null)
+        {
+            return ExitCodes.Failure;
+        }
+        if (json)
+        {
+            Console.Out.WriteLine(ControlProtocol.ToJson(reports));
+        }
+        else
+        {
+            foreach (var report in reports)
+            {
+                Write(report, Console.Out);
+            }
+        }
+        return failed ? ExitCodes.Failure : ExitCodes.Success;
+    }
+
+    /// <summary>Every running device's counters (those <paramref name="device"/> names, when given); null when the directory cannot be read.</summary>
+    internal static List<DeviceStatsReport>? Read(TextWriter error, out bool failed, bool queues = false, string? device = null)
+    {
+        var clients = ControlPlane.ConnectAll(error, out failed, device);
+        if (clients is null)
+        {
+            return null;
+        }
+        var reports = new List<DeviceStatsReport>();
+        foreach (var client in clients)
+        {
+            using (client)
+            {
+                try
+                {
+                    reports.Add(client.GetStats(queues));
+                }
+                catch (ControlException failure)
+                {
+                    error.WriteLine($"netdev: {failure.Message}");
+                    failed = true;
+                }
+            }
+        }
+        return reports;
+    }
+
+    internal static void Write(DeviceStatsReport report, TextWriter output)
     {
         var s = report.Stats64;
         output.WriteLine($"{report.Name}{(report.Netns is null ? "" : "@" + report.Netns)}: ifindex {report.Ifindex}");

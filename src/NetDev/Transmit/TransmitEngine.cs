@@ -158,6 +158,12 @@ internal sealed partial class TransmitEngine
                 _device.Degrade(error);
                 return;
             }
+            if (_device.Captures is { } captures)
+            {
+                // Here, not in Dispatch: a frame refused with Busy is offered again, but was seen once.
+                skb.QueueIndex = _queue.Index;
+                NetDevice.OfferToCaptures(captures, TrafficDirection.Transmit, skb, dropped: null);
+            }
             // The last frame of a round goes without "more": the round may end with control work in between.
             Dispatch(skb, more && i < RoundBudget - 1);
         }

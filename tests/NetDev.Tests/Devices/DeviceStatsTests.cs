@@ -57,7 +57,7 @@ public sealed class DeviceStatsTests
     {
         var stats = new DeviceStats(1, 2, 3, 4, 5, 6, 7, 8);
 
-        Assert.Equal("tx_packets=1 tx_bytes=2 rx_packets=3 rx_bytes=4 tx_dropped=5", stats.ToString());
+        Assert.Equal("tx_packets=1 tx_bytes=2 rx_packets=3 rx_bytes=4 tx_dropped=5 rx_dropped=6 tx_errors=7 rx_errors=8", stats.ToString());
     }
 
     private static void Receive(NetDevice device, int queue, int bytes)

@@ -42,4 +42,35 @@ public sealed class HealthTests
         Assert.Equal(DeviceHealth.Degraded, harness.Device.Health);
         Assert.Equal("the receive thread ended", harness.Device.LastError!.Message);
     }
+
+    private sealed class ManualClock : TimeProvider
+    {
+        public long Ticks { get; set; } = 1;
+
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+        public override long GetTimestamp() => Ticks;
+    }
+
+    [Fact]
+    public void ADriverThatKeepsFailingIsFailingWhileItGoesOnAndNotOnceItStopped()
+    {
+        using var harness = DeviceHarness.Unregistered();
+        var clock = new ManualClock();
+        harness.Device.TimeProvider = clock;
+        harness.Registration.Register();
+        Assert.False(harness.Device.IsFailing);
+
+        harness.Device.ReportError(new InvalidOperationException("StartXmit threw"));
+        clock.Ticks += (NetDevice.FailingWindow / 2).Ticks;
+        Assert.True(harness.Device.IsFailing);
+        harness.Device.ReportError(new InvalidOperationException("StartXmit threw again"));
+        clock.Ticks += (NetDevice.FailingWindow / 2).Ticks + 1;
+        Assert.True(harness.Device.IsFailing);
+
+        clock.Ticks += NetDevice.FailingWindow.Ticks;
+        Assert.False(harness.Device.IsFailing);
+        Assert.Equal(DeviceHealth.Healthy, harness.Device.Health);
+        Assert.Equal(2, harness.Device.ErrorCount);
+    }
 }
