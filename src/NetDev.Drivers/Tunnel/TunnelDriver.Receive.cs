@@ -26,6 +26,7 @@ public sealed partial class TunnelDriver
     private long _rxSocketErrors;
     private long _rxCoalescedSegments;
     private long _rxCoalescedFrames;
+    private long _rxSessions;
     private GroCoalescer? _coalescer;
     private SocketError _lastLoggedReceiveError = SocketError.Success;
 
@@ -40,6 +41,12 @@ public sealed partial class TunnelDriver
         UnknownType,
         RuntFrame,
         TooBig,
+        Unauthenticated,
+        AuthenticationFailed,
+        NewSessionFailed,
+        Replayed,
+        StaleSession,
+        SessionLimited,
     }
 
     private long RxCount(RxVerdict verdict) => Volatile.Read(ref _rxVerdicts[(int)verdict]);
@@ -96,7 +103,7 @@ public sealed partial class TunnelDriver
         var skb = device.AllocSkb(ReceiveQueue);
         // The datagram is read so that its header lands in the headroom and the frame exactly where
         // AllocSkb put the data; pulling the header afterwards leaves the usual headroom in front.
-        skb.Push(TunnelHeader.Length);
+        skb.Push(_receiveFront);
         skb.Put(skb.Tailroom);
         var received = ReceiveInto(skb, source);
         if (received < 0)
@@ -164,7 +171,11 @@ public sealed partial class TunnelDriver
     /// <summary>Hands the datagram's frame to the system, or drops it with the reason its verdict gives.</summary>
     private void Deliver(NetDevice<TunnelDriver> device, [TakesOwnership] SkBuff skb, int received, SocketAddress source)
     {
-        var verdict = Accept(skb, received, source.Equals(_remoteAddress), device.Mtu + NetDevice.LinkOverhead);
+        var peer = PeerIndexOf(source);
+        var largestFrame = device.Mtu + NetDevice.LinkOverhead;
+        var verdict = _keyedReceiver is { } keyed
+            ? AcceptKeyed(skb, received, peer, largestFrame, keyed)
+            : Accept(skb, received, peer >= 0, largestFrame);
         _rxVerdicts[(int)verdict]++;
         if (verdict != RxVerdict.Accepted)
         {
@@ -172,6 +183,8 @@ public sealed partial class TunnelDriver
             return;
         }
         _rxBytes += received;
+        _rxSessions = _keyedReceiver?.SessionsStarted ?? 0;
+        LearnFrom(peer, skb.Data, received);
         if (_coalescer is { } coalescer)
         {
             coalescer.Receive(skb);
@@ -237,6 +250,9 @@ public sealed partial class TunnelDriver
         RxVerdict.BadMagic or RxVerdict.UnsupportedVersion => DropReason.InvalidHeader,
         RxVerdict.UnknownType => DropReason.UnhandledProtocol,
         RxVerdict.TooBig => DropReason.PacketTooBig,
+        RxVerdict.Unauthenticated or RxVerdict.SessionLimited => DropReason.Unauthenticated,
+        RxVerdict.AuthenticationFailed or RxVerdict.NewSessionFailed => DropReason.AuthenticationFailed,
+        RxVerdict.Replayed or RxVerdict.StaleSession => DropReason.Replayed,
         _ => throw new ArgumentOutOfRangeException(nameof(verdict), verdict, "An accepted datagram is not dropped."),
     };
 

@@ -61,7 +61,6 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
     private static readonly TimeSpan ReceiverExitTimeout = TimeSpan.FromSeconds(10);
 
     private readonly Socket _socket;
-    private readonly SocketAddress _remoteAddress;
     private NetDevice<TunnelDriver>? _device;
     private TxCounters[] _txCounters = [];
     private Thread? _receiver;
@@ -76,14 +75,30 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
     /// at teardown (or right away on failure). Nobody else may read from it.</remarks>
     /// <param name="socket">A bound UDP socket (IPv4, or IPv6, dual-stack if the peer is an IPv4 address).</param>
     /// <param name="remote">The peer instance's address and port.</param>
-    /// <param name="offloads">What the driver does with the system's offloads; pass the same to <see cref="Setup"/> (<see cref="CreateRegistration"/> does).</param>
+    /// <param name="offloads">What the driver does with the system's offloads; pass the same to <see cref="Setup"/> (<see cref="CreateRegistration(INetDeviceHost, Socket, IPEndPoint, string?, int, int, ILoggerFactory?, TunnelOffloads)"/> does).</param>
     /// <exception cref="ArgumentException">The socket is not a bound UDP socket, or the peer cannot be reached with it.</exception>
     public TunnelDriver(Socket socket, IPEndPoint remote, TunnelOffloads offloads = TunnelOffloads.Segmentation)
+        : this(socket, [remote ?? throw new ArgumentNullException(nameof(remote))], offloads)
+    {
+    }
+
+    /// <summary>
+    /// Makes a driver that carries frames to and from <paramref name="peers"/> through <paramref name="socket"/>
+    /// (see <see cref="TunnelDriver(Socket, IPEndPoint, TunnelOffloads)"/>): with more than one peer it learns
+    /// behind which peer each MAC address sits and replicates the rest to all; with
+    /// <see cref="TunnelOptions.Key"/> every datagram is authenticated and encrypted.
+    /// </summary>
+    /// <param name="socket">A bound UDP socket; owned from this call on, also when it throws.</param>
+    /// <param name="peers">The peer instances' addresses and ports, 1 to <see cref="MaxPeers"/>, each once.</param>
+    /// <param name="offloads">What the driver does with the system's offloads; pass the same to <see cref="Setup"/>.</param>
+    /// <param name="options">The key and the forwarding database's size and ageing; none when omitted.</param>
+    /// <exception cref="ArgumentException">The socket is not a bound UDP socket, or a peer cannot be reached with it or is named twice.</exception>
+    public TunnelDriver(Socket socket, IReadOnlyList<IPEndPoint> peers, TunnelOffloads offloads = TunnelOffloads.Segmentation, TunnelOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(socket);
         try
         {
-            ArgumentNullException.ThrowIfNull(remote);
+            ArgumentNullException.ThrowIfNull(peers);
             if (!Enum.IsDefined(offloads))
             {
                 throw new ArgumentOutOfRangeException(nameof(offloads), offloads, "Not a TunnelOffloads value.");
@@ -98,10 +113,10 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
                 throw new ArgumentException("The tunnel's socket must be bound to its local address and port first.", nameof(socket));
             }
             Local = local;
-            Remote = NormalizeRemote(socket, remote);
+            Options = options ?? new TunnelOptions();
+            InitPeers(socket, peers);
             UnderlayFamily = Remote.Address.IsIPv4MappedToIPv6 ? AddressFamily.InterNetwork : Remote.AddressFamily;
-            // The received source is compared with this byte for byte; the socket's family decides its form.
-            _remoteAddress = Remote.Serialize();
+            InitKey();
             _socket = socket;
         }
         catch
@@ -117,8 +132,11 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
     /// <summary>The local address and port the socket is bound to.</summary>
     public IPEndPoint Local { get; }
 
-    /// <summary>The peer's address and port, in the socket's address family (an IPv4 peer of an IPv6 socket as a mapped address).</summary>
-    public IPEndPoint Remote { get; }
+    /// <summary>The first peer's address and port, in the socket's address family (an IPv4 peer of an IPv6 socket as a mapped address).</summary>
+    public IPEndPoint Remote => Peers[0];
+
+    /// <summary>The key and forwarding database settings the driver was made with.</summary>
+    public TunnelOptions Options { get; }
 
     /// <summary>The IP version the datagrams travel over: <see cref="AddressFamily.InterNetwork"/> or <see cref="AddressFamily.InterNetworkV6"/>.</summary>
     public AddressFamily UnderlayFamily { get; }
@@ -137,52 +155,20 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
     public bool IsReceiving => _receiver is { IsAlive: true };
 
     /// <summary>
-    /// Bytes the outer headers add to a frame's payload: IP, UDP, the tunnel header and the inner
-    /// Ethernet header. An MTU of the underlay minus this is the largest tunnel MTU that needs no fragmentation.
-    /// </summary>
-    /// <param name="underlay">The IP version of the underlay.</param>
-    public static int Overhead(AddressFamily underlay) =>
-        IpHeaderLength(underlay) + UdpHeaderLength + TunnelHeader.Length + NetDevice.EthernetHeaderLength;
-
-    /// <summary>
-    /// The default MTU on an underlay with MTU <paramref name="underlayMtu"/>: 1454 over IPv4 and 1434 over
-    /// IPv6 with Ethernet's 1500, so that no outer datagram is fragmented.
-    /// </summary>
-    /// <exception cref="ArgumentOutOfRangeException">The result would be below <see cref="MinimumMtu"/>.</exception>
-    public static int DefaultMtu(AddressFamily underlay, int underlayMtu = DefaultUnderlayMtu)
-    {
-        var mtu = underlayMtu - Overhead(underlay);
-        if (mtu < MinimumMtu)
-        {
-            throw new ArgumentOutOfRangeException(nameof(underlayMtu), underlayMtu,
-                $"An underlay MTU of {underlayMtu} leaves {mtu} bytes for the tunnel, below the minimum of {MinimumMtu}.");
-        }
-        return mtu;
-    }
-
-    /// <summary>
-    /// The largest MTU: the largest UDP payload (65507 bytes over IPv4, 65527 over IPv6) less the tunnel
-    /// header and an Ethernet header with a VLAN tag. Beyond the underlay's MTU the outer datagrams are
-    /// fragmented by IP.
-    /// </summary>
-    public static int MaximumMtu(AddressFamily underlay)
-    {
-        var largestUdpPayload = underlay == AddressFamily.InterNetworkV6
-            ? LargestIpPacket - UdpHeaderLength // IPv6's payload length does not count its own header
-            : LargestIpPacket - Ipv4HeaderLength - UdpHeaderLength;
-        return largestUdpPayload - TunnelHeader.Length - NetDevice.LinkOverhead;
-    }
-
-    /// <summary>
     /// Makes <paramref name="device"/> a tunnel device: the <c>tunnel%d</c> name template, an Ethernet
     /// device that does ARP, broadcast and multicast like any segment, a random locally administered
     /// address, every offload unless <paramref name="offloads"/> is <see cref="TunnelOffloads.None"/>, and
     /// the MTU range and default of <paramref name="underlay"/> with <paramref name="underlayMtu"/>.
     /// </summary>
-    public static void Setup(NetDevice device, AddressFamily underlay, int underlayMtu = DefaultUnderlayMtu, TunnelOffloads offloads = TunnelOffloads.Segmentation)
+    /// <param name="device">The device to set up.</param>
+    /// <param name="underlay">The IP version of the underlay.</param>
+    /// <param name="underlayMtu">The underlay's MTU.</param>
+    /// <param name="offloads">The driver's offload mode.</param>
+    /// <param name="keyed">Whether the driver has a key (<see cref="IsKeyed"/>), which leaves less room for the frame.</param>
+    public static void Setup(NetDevice device, AddressFamily underlay, int underlayMtu = DefaultUnderlayMtu, TunnelOffloads offloads = TunnelOffloads.Segmentation, bool keyed = false)
     {
         ArgumentNullException.ThrowIfNull(device);
-        var mtu = DefaultMtu(underlay, underlayMtu);
+        var mtu = DefaultMtu(underlay, underlayMtu, keyed);
         device.Name = DefaultNameTemplate;
         device.Flags = (device.Flags | DeviceFlags.Broadcast | DeviceFlags.Multicast) & ~DeviceFlags.NoArp;
         device.MacAddress = MacAddress.RandomLocal();
@@ -192,7 +178,7 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
         device.Features = offloads == TunnelOffloads.None ? DeviceFeatures.None : DeviceFeatures.All;
         device.MinMtu = MinimumMtu;
         // The range first: the MTU must lie inside it when set.
-        device.MaxMtu = MaximumMtu(underlay);
+        device.MaxMtu = MaximumMtu(underlay, keyed);
         device.Mtu = mtu;
     }
 
@@ -220,12 +206,41 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
         ILoggerFactory? loggerFactory = null,
         TunnelOffloads offloads = TunnelOffloads.Segmentation)
     {
-        var driver = new TunnelDriver(socket, remote, offloads);
+        ArgumentNullException.ThrowIfNull(remote);
+        return CreateRegistration(host, socket, [remote], name, underlayMtu, txQueues, loggerFactory, offloads);
+    }
+
+    /// <summary>
+    /// Allocates a tunnel device to <paramref name="peers"/>, as <see cref="CreateRegistration(INetDeviceHost, Socket, IPEndPoint, string?, int, int, ILoggerFactory?, TunnelOffloads)"/>
+    /// does for one, with <paramref name="options"/> (the key, the forwarding database).
+    /// </summary>
+    /// <param name="host">Where the interface will exist.</param>
+    /// <param name="socket">A bound UDP socket; owned from this call on, also when it throws.</param>
+    /// <param name="peers">The peer instances, 1 to <see cref="MaxPeers"/>.</param>
+    /// <param name="name">An interface name or template with <c>%d</c>.</param>
+    /// <param name="underlayMtu">The MTU of the path to the peers.</param>
+    /// <param name="txQueues">Transmit queues, 1 to 256.</param>
+    /// <param name="loggerFactory">Where the device logs.</param>
+    /// <param name="offloads">What the device does with the system's offloads.</param>
+    /// <param name="options">The key and the forwarding database; an unkeyed tunnel when omitted.</param>
+    /// <exception cref="ArgumentException">Invalid socket, peers, name, MTU or offloads; the socket is closed.</exception>
+    public static Registration<TunnelDriver> CreateRegistration(
+        INetDeviceHost host,
+        Socket socket,
+        IReadOnlyList<IPEndPoint> peers,
+        string? name = null,
+        int underlayMtu = DefaultUnderlayMtu,
+        int txQueues = 1,
+        ILoggerFactory? loggerFactory = null,
+        TunnelOffloads offloads = TunnelOffloads.Segmentation,
+        TunnelOptions? options = null)
+    {
+        var driver = new TunnelDriver(socket, peers, offloads, options);
         Registration<TunnelDriver>? registration = null;
         try
         {
             registration = new Registration<TunnelDriver>(host, txQueues, 1, driver, loggerFactory);
-            Setup(registration.Device, driver.UnderlayFamily, underlayMtu, offloads);
+            Setup(registration.Device, driver.UnderlayFamily, underlayMtu, offloads, driver.IsKeyed);
             if (name is not null)
             {
                 registration.Device.Name = name;
@@ -297,7 +312,7 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
         _txCounters = new TxCounters[device.Queues.Count];
         for (var i = 0; i < _txCounters.Length; i++)
         {
-            _txCounters[i] = new TxCounters();
+            _txCounters[i] = new TxCounters(Peers.Count, NewSender(i));
         }
         var receiver = new Thread(ReceiveLoop)
         {
@@ -306,8 +321,8 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
         };
         _receiver = receiver;
         receiver.Start();
-        device.Logger.LogInformation("{Device}: tunnel from {Local} to {Remote} over {Underlay}, MTU {Mtu}, offloads {Features}{Coalescing}",
-            device.Name, Local, Remote, UnderlayFamily == AddressFamily.InterNetwork ? "IPv4" : "IPv6", device.Mtu, device.Features,
+        device.Logger.LogInformation("{Device}: {Keyed} tunnel from {Local} to {Peers} over {Underlay}, MTU {Mtu}, offloads {Features}{Coalescing}",
+            device.Name, IsKeyed ? "keyed (AES-256-GCM)" : "unauthenticated", Local, DescribePeers(), UnderlayFamily == AddressFamily.InterNetwork ? "IPv4" : "IPv6", device.Mtu, device.Features,
             IsCoalescing ? ", receive coalescing" : Offloads == TunnelOffloads.SegmentationAndCoalescing ? ", no receive coalescing (no TSO in force)" : "");
     }
 
@@ -326,16 +341,18 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
     {
         var queue = device.Queues[skb.QueueIndex];
         var counters = _txCounters[queue.Index];
-        if (skb.Headroom < TunnelHeader.Length)
+        if (skb.Headroom < _encapsulationHeadroom)
         {
             // Every pool reserves headroom for this; a frame without it did not come from one.
             queue.CountTxError();
             skb.Drop(DropReason.TransmitError);
             return TxResult.Ok;
         }
+        // All segments of a frame share its destination, so the peer is looked up once per frame.
+        var peer = PeerFor(skb.Data);
         var failure = skb.Offload.GsoType == GsoType.None
-            ? SendFrame(device, queue, counters, skb)
-            : SendSegments(device, queue, counters, skb);
+            ? SendFrame(device, queue, counters, skb, peer)
+            : SendSegments(device, queue, counters, skb, peer);
         if (failure is { } reason)
         {
             skb.Drop(reason);
@@ -348,14 +365,14 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
     }
 
     /// <summary>Sends a frame that needs no segmentation; returns why it failed, or null when it was sent.</summary>
-    private DropReason? SendFrame(NetDevice<TunnelDriver> device, DeviceQueue queue, TxCounters counters, SkBuff skb)
+    private DropReason? SendFrame(NetDevice<TunnelDriver> device, DeviceQueue queue, TxCounters counters, SkBuff skb, int peer)
     {
         var result = PartialChecksum.Complete(skb);
-        return result == OffloadResult.Done ? Send(device, queue, counters, skb) : OffloadFailed(device, queue, counters, skb, result);
+        return result == OffloadResult.Done ? Send(device, queue, counters, skb, peer) : OffloadFailed(device, queue, counters, skb, result);
     }
 
     /// <summary>Cuts a segmentation-offload frame in place and sends each segment; returns why it failed, or null when all were sent.</summary>
-    private DropReason? SendSegments(NetDevice<TunnelDriver> device, DeviceQueue queue, TxCounters counters, SkBuff skb)
+    private DropReason? SendSegments(NetDevice<TunnelDriver> device, DeviceQueue queue, TxCounters counters, SkBuff skb, int peer)
     {
         var result = GsoSegmenter.SegmentInPlace(skb, out var segments);
         if (result != OffloadResult.Done)
@@ -365,7 +382,7 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
         counters.SegmentedFrames++;
         while (segments.MoveNext(skb))
         {
-            if (Send(device, queue, counters, skb) is { } reason)
+            if (Send(device, queue, counters, skb, peer) is { } reason)
             {
                 return reason;
             }
@@ -374,40 +391,68 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
     }
 
     /// <summary>
-    /// Sends the frame's data, a wire-size frame, as one datagram behind the tunnel header and counts it;
-    /// returns why it failed (counted and logged), or null when it was sent.
+    /// Sends the frame's data, a wire-size frame, as one datagram (plain or sealed) to <paramref name="peer"/>,
+    /// or to every peer when it is <see cref="AllPeers"/>, and counts it; returns why it failed (counted and
+    /// logged) when no peer could be sent it, or null.
     /// </summary>
-    private DropReason? Send(NetDevice<TunnelDriver> device, DeviceQueue queue, TxCounters counters, SkBuff skb)
+    private DropReason? Send(NetDevice<TunnelDriver> device, DeviceQueue queue, TxCounters counters, SkBuff skb, int peer)
     {
         var frameLength = skb.Length;
-        TunnelHeader.Ethernet.WriteTo(skb.Push(TunnelHeader.Length));
-        skb.TxTimestamp();
-        var datagramLength = skb.Length;
-        SocketError error;
-        try
-        {
-            error = _socket.SendTo(skb.Data, SocketFlags.None, _remoteAddress) == datagramLength ? SocketError.Success : SocketError.MessageSize;
-        }
-        catch (SocketException exception)
-        {
-            error = exception.SocketErrorCode;
-        }
-        if (error != SocketError.Success)
+        // The keyed tag goes over the 16 bytes behind the frame, which may be the next segment's payload: kept here and put back.
+        Span<byte> trailer = stackalloc byte[KeyedFormat.TagLength];
+        if (!Encapsulate(counters, skb, trailer))
         {
             queue.CountTxError();
             counters.SendErrors++;
+            return DropReason.TransmitError;
+        }
+        skb.TxTimestamp();
+        var sent = false;
+        var failure = SocketError.Success;
+        var first = peer == AllPeers ? 0 : peer;
+        var last = peer == AllPeers ? Peers.Count - 1 : peer;
+        for (var p = first; p <= last; p++)
+        {
+            var error = SendDatagram(skb.Data, p);
+            if (error == SocketError.Success)
+            {
+                sent = true;
+                counters.Datagrams++;
+                counters.Bytes += skb.Length;
+                counters.CountPeer(p, skb.Length);
+                continue;
+            }
+            failure = error;
+            counters.SendErrors++;
+            counters.PeerErrors[p]++;
             if (error != counters.LastLoggedError)
             {
                 counters.LastLoggedError = error;
-                device.Logger.LogWarning("{Device}: sending to {Remote} failed on queue {Queue}: {Error}; frames are dropped and counted while it lasts",
-                    device.Name, Remote, queue.Index, error);
+                device.Logger.LogWarning("{Device}: sending to {Peer} failed on queue {Queue}: {Error}; frames are dropped and counted while it lasts",
+                    device.Name, Peers[p], queue.Index, error);
             }
-            return DropReasonOf(error);
+        }
+        RestoreTrailer(skb, trailer);
+        if (!sent)
+        {
+            queue.CountTxError();
+            return DropReasonOf(failure);
         }
         queue.CountTx(frameLength);
-        counters.Datagrams++;
-        counters.Bytes += datagramLength;
         return null;
+    }
+
+    /// <summary>Sends one datagram to peer <paramref name="peer"/>; the system's verdict.</summary>
+    private SocketError SendDatagram(ReadOnlySpan<byte> datagram, int peer)
+    {
+        try
+        {
+            return _socket.SendTo(datagram, SocketFlags.None, _peerAddresses[peer]) == datagram.Length ? SocketError.Success : SocketError.MessageSize;
+        }
+        catch (SocketException exception)
+        {
+            return exception.SocketErrorCode;
+        }
     }
 
     /// <summary>Counts (and logs, the first time on the queue) a frame whose offload could not be carried out.</summary>
@@ -431,12 +476,13 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
         var frameErrors = RxCount(RxVerdict.BadMagic) + RxCount(RxVerdict.UnsupportedVersion) + RxCount(RxVerdict.UnknownType);
         stats.RxLengthErrors += lengthErrors;
         stats.RxFrameErrors += frameErrors;
-        stats.RxErrors += lengthErrors + frameErrors + Volatile.Read(ref _rxSocketErrors);
+        stats.RxErrors += lengthErrors + frameErrors + Volatile.Read(ref _rxSocketErrors)
+            + RxCount(RxVerdict.AuthenticationFailed) + RxCount(RxVerdict.NewSessionFailed);
     }
 
     /// <summary>The driver's name and version, with the tunnel's endpoints as its "bus".</summary>
     public DriverInfo GetDriverInfo(NetDevice<TunnelDriver> device) =>
-        DriverInfo.For(device) with { BusInfo = $"udp {Local} -> {Remote}" };
+        DriverInfo.For(device) with { BusInfo = $"udp {Local} -> {DescribePeers()}" };
 
     /// <summary>
     /// The tunnel's own counters (<c>ethtool -S</c>): datagrams and underlay bytes each way, send errors,
@@ -464,11 +510,17 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
             new("tunnel_rx_coalesced_segments", Volatile.Read(ref _rxCoalescedSegments)),
             new("tunnel_rx_coalesced_frames", Volatile.Read(ref _rxCoalescedFrames)),
         };
+        AddKeyedStatistics(statistics);
+        AddPeerStatistics(statistics);
         return statistics;
     }
 
     /// <summary>Closes the socket and ends the receive thread if <see cref="Uninit"/> did not already.</summary>
-    public void Dispose() => StopReceiving();
+    public void Dispose()
+    {
+        StopReceiving();
+        DisposeKeys();
+    }
 
     private void StopReceiving()
     {
@@ -484,50 +536,6 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
         }
     }
 
-    private static IPEndPoint NormalizeRemote(Socket socket, IPEndPoint remote)
-    {
-        var address = remote.Address;
-        if (remote.Port == 0)
-        {
-            throw new ArgumentException($"The peer {remote} needs a port.", nameof(remote));
-        }
-        if (address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any) || address.Equals(IPAddress.Broadcast))
-        {
-            throw new ArgumentException($"The peer {remote} must be one host's address.", nameof(remote));
-        }
-        if (address.IsIPv6Multicast || (address.AddressFamily == AddressFamily.InterNetwork && (address.GetAddressBytes()[0] & 0xF0) == 0xE0))
-        {
-            throw new ArgumentException($"The peer {remote} is a multicast address; the tunnel has exactly one peer.", nameof(remote));
-        }
-        switch (socket.AddressFamily, address.AddressFamily)
-        {
-            case (AddressFamily.InterNetwork, AddressFamily.InterNetwork):
-            case (AddressFamily.InterNetworkV6, AddressFamily.InterNetworkV6) when !address.IsIPv4MappedToIPv6 || socket.DualMode:
-                return remote;
-            case (AddressFamily.InterNetwork, AddressFamily.InterNetworkV6) when address.IsIPv4MappedToIPv6:
-                return new IPEndPoint(address.MapToIPv4(), remote.Port);
-            case (AddressFamily.InterNetworkV6, AddressFamily.InterNetwork) when socket.DualMode:
-                return new IPEndPoint(address.MapToIPv6(), remote.Port);
-            default:
-                throw new ArgumentException(
-                    $"A {Describe(socket.AddressFamily)} socket{(socket.AddressFamily == AddressFamily.InterNetworkV6 ? " without dual mode" : "")} cannot reach the peer {remote}.", nameof(remote));
-        }
-    }
-
-    private static string Describe(AddressFamily family) => family switch
-    {
-        AddressFamily.InterNetwork => "IPv4",
-        AddressFamily.InterNetworkV6 => "IPv6",
-        _ => family.ToString(),
-    };
-
-    private static int IpHeaderLength(AddressFamily underlay) => underlay switch
-    {
-        AddressFamily.InterNetwork => Ipv4HeaderLength,
-        AddressFamily.InterNetworkV6 => Ipv6HeaderLength,
-        _ => throw new ArgumentOutOfRangeException(nameof(underlay), underlay, "The underlay is IPv4 or IPv6."),
-    };
-
     private static DropReason DropReasonOf(SocketError error) => error switch
     {
         SocketError.MessageSize => DropReason.PacketTooBig,
@@ -540,8 +548,12 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
     /// One transmit queue's own counters.
     /// </summary>
     /// <remarks><b>Invariants.</b> Written only on the queue's thread (plain writes), read elsewhere as snapshots.</remarks>
-    private sealed class TxCounters
+    private sealed class TxCounters(int peers, KeyedSender? sender)
     {
+        public readonly KeyedSender? Sender = sender;
+        public readonly long[] PeerDatagrams = new long[peers];
+        public readonly long[] PeerBytes = new long[peers];
+        public readonly long[] PeerErrors = new long[peers];
         public long Datagrams;
         public long Bytes;
         public long SendErrors;
@@ -549,5 +561,12 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
         public long OffloadErrors;
         public SocketError LastLoggedError = SocketError.Success;
         public bool LoggedOffloadError;
+        public bool CounterSpent;
+
+        public void CountPeer(int peer, int bytes)
+        {
+            PeerDatagrams[peer]++;
+            PeerBytes[peer] += bytes;
+        }
     }
 }
