@@ -16,6 +16,7 @@ root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(ListCommand.Create());
 root.Subcommands.Add(StatsCommand.Create());
 root.Subcommands.Add(EthtoolCommand.Create());
+root.Subcommands.Add(GenkeyCommand.Create());
 
 var parseResult = root.Parse(args);
 if (parseResult.Action is ParseErrorAction)
