@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using NetDev.Hosting;
+using NetDev.Linux;
 using NetDev.Offload;
 
 namespace NetDev.Drivers.Tunnel;
@@ -20,19 +21,22 @@ namespace NetDev.Drivers.Tunnel;
 /// <see cref="GetStatistics"/> add the tunnel's own counters.</para>
 /// <para>Offloads (<see cref="TunnelOffloads"/>, docs/tunnel.md): by default the device takes the system's
 /// checksum and segmentation offloads, so TCP hands it frames of up to 64 KiB with partial checksums;
-/// <see cref="StartXmit"/> completes the checksum or cuts the frame into wire-size segments in place
-/// (<see cref="GsoSegmenter.SegmentInPlace"/>), each sent as its own datagram, so the peer receives what it
-/// would have without offloads. With <see cref="TunnelOffloads.SegmentationAndCoalescing"/> the receive
-/// thread also merges consecutive TCP segments (<see cref="GroCoalescer"/>) before handing them on.</para>
+/// <see cref="StartXmit"/> completes the checksum, or cuts the frame once into wire-size segments laid back to
+/// back in the queue's buffer (<see cref="GsoSegmenter.SegmentPacked"/>), each behind its own header, and hands
+/// them all to the kernel in one call (<see cref="UdpDatagramSocket"/>: UDP GSO, else <c>sendmmsg</c>, else one
+/// <c>sendmsg</c> each), so the peer receives what it would have without offloads. The receive thread takes many
+/// datagrams per call (UDP GRO and <c>recvmmsg</c>), judges each datagram on its own, and with
+/// <see cref="TunnelOffloads.SegmentationAndCoalescing"/> merges consecutive TCP segments
+/// (<see cref="GroCoalescer"/>) into 64 KiB frames before handing them on in batches.</para>
 /// <para>Threads: <see cref="StartXmit"/> runs on each queue's thread and only reads shared state (the
-/// socket and the peer's address); the receive thread is the only writer of the receive counters and the
-/// owner of queue 0's receive pool. Sending and receiving allocate nothing per frame: the header is
-/// pushed into the frame's headroom (also in front of each segment), and datagrams are read straight
-/// into pooled buffers.</para>
+/// socket and the peer's address) besides its queue's own buffer and counters; the receive thread is the only
+/// writer of the receive counters and the owner of queue 0's receive pool. Sending and receiving allocate
+/// nothing per frame: a single datagram's header is pushed into the frame's headroom, segments are cut into
+/// the queue's buffer, and datagrams are read into the receive thread's batch and copied once into pooled frames.</para>
 /// <para>Datagrams from any source but the peer, and datagrams that are too short, too long or carry a
 /// header this implementation does not take, are dropped with a <see cref="DropReason"/> and counted;
 /// docs/tunnel.md lists which is which.</para>
-/// <para><b>Invariants.</b> The driver owns <c>_socket</c> from construction on and is the only one to
+/// <para><b>Invariants.</b> The driver owns <c>_datagrams</c> (and its socket) from construction on and is the only one to
 /// close it. <c>_device</c>, <c>_txCounters</c> and <c>_receiver</c> are set once, by <see cref="Init"/>,
 /// before any frame; <c>_coalescer</c> is set and used only by the receive thread. Once <c>_stopping</c> is set it stays set, and the socket is closed right after,
 /// which ends the receive thread.</para>
@@ -60,8 +64,11 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
     private const int LargestIpPacket = 65535;
     private static readonly TimeSpan ReceiverExitTimeout = TimeSpan.FromSeconds(10);
 
-    private readonly Socket _socket;
+    private readonly UdpDatagramSocket _datagrams;
     private readonly SocketAddress _remoteAddress;
+    // What every wire datagram carries around its frame: the header in front, the trailer behind.
+    private readonly int _datagramHeaderLength = TunnelHeader.Length;
+    private readonly int _datagramTrailerLength = 0;
     private NetDevice<TunnelDriver>? _device;
     private TxCounters[] _txCounters = [];
     private Thread? _receiver;
@@ -77,8 +84,11 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
     /// <param name="socket">A bound UDP socket (IPv4, or IPv6, dual-stack if the peer is an IPv4 address).</param>
     /// <param name="remote">The peer instance's address and port.</param>
     /// <param name="offloads">What the driver does with the system's offloads; pass the same to <see cref="Setup"/> (<see cref="CreateRegistration"/> does).</param>
+    /// <param name="sendPath">The fastest way datagrams may be sent (lower values force a fallback; what the kernel takes is probed).</param>
+    /// <param name="receivePath">The fastest way datagrams may be received (likewise).</param>
     /// <exception cref="ArgumentException">The socket is not a bound UDP socket, or the peer cannot be reached with it.</exception>
-    public TunnelDriver(Socket socket, IPEndPoint remote, TunnelOffloads offloads = TunnelOffloads.Segmentation)
+    public TunnelDriver(Socket socket, IPEndPoint remote, TunnelOffloads offloads = TunnelOffloads.Segmentation,
+        DatagramSendPath sendPath = DatagramSendPath.Segmented, DatagramReceivePath receivePath = DatagramReceivePath.Coalesced)
     {
         ArgumentNullException.ThrowIfNull(socket);
         try
@@ -102,7 +112,7 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
             UnderlayFamily = Remote.Address.IsIPv4MappedToIPv6 ? AddressFamily.InterNetwork : Remote.AddressFamily;
             // The received source is compared with this byte for byte; the socket's family decides its form.
             _remoteAddress = Remote.Serialize();
-            _socket = socket;
+            _datagrams = new UdpDatagramSocket(socket, sendPath, receivePath);
         }
         catch
         {
@@ -122,6 +132,12 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
 
     /// <summary>The IP version the datagrams travel over: <see cref="AddressFamily.InterNetwork"/> or <see cref="AddressFamily.InterNetworkV6"/>.</summary>
     public AddressFamily UnderlayFamily { get; }
+
+    /// <summary>How datagrams are sent now: the fastest path the kernel took (it may step down when a send is refused).</summary>
+    public DatagramSendPath SendPath => _datagrams.SendPath;
+
+    /// <summary>How datagrams are received now: the fastest path the kernel took.</summary>
+    public DatagramReceivePath ReceivePath => _datagrams.ReceivePath;
 
     /// <summary>What the driver does with the system's offloads (chosen at construction).</summary>
     public TunnelOffloads Offloads { get; }
@@ -202,13 +218,15 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
     /// make the interface exist. The registration owns the driver, and the driver the socket.
     /// </summary>
     /// <param name="host">Where the interface will exist (for the Linux host, the network namespace is its option).</param>
-    /// <param name="socket">A bound UDP socket, see <see cref="TunnelDriver(Socket, IPEndPoint, TunnelOffloads)"/>; owned from this call on, also when it throws.</param>
+    /// <param name="socket">A bound UDP socket, see <see cref="TunnelDriver(Socket, IPEndPoint, TunnelOffloads, DatagramSendPath, DatagramReceivePath)"/>; owned from this call on, also when it throws.</param>
     /// <param name="remote">The peer instance's address and port.</param>
     /// <param name="name">An interface name or template with <c>%d</c>; <see cref="DefaultNameTemplate"/> when omitted.</param>
     /// <param name="underlayMtu">The MTU of the path to the peer, from which the default MTU is computed.</param>
     /// <param name="txQueues">Transmit queues, 1 to 256; frames are received on queue 0.</param>
     /// <param name="loggerFactory">Where the device logs; nothing is logged when omitted.</param>
     /// <param name="offloads">What the device does with the system's offloads; segmentation by default.</param>
+    /// <param name="sendPath">The fastest send path allowed; see <see cref="TunnelDriver(Socket, IPEndPoint, TunnelOffloads, DatagramSendPath, DatagramReceivePath)"/>.</param>
+    /// <param name="receivePath">The fastest receive path allowed.</param>
     /// <exception cref="ArgumentException">Invalid socket, peer, name, MTU or offloads; the socket is closed.</exception>
     public static Registration<TunnelDriver> CreateRegistration(
         INetDeviceHost host,
@@ -218,9 +236,11 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
         int underlayMtu = DefaultUnderlayMtu,
         int txQueues = 1,
         ILoggerFactory? loggerFactory = null,
-        TunnelOffloads offloads = TunnelOffloads.Segmentation)
+        TunnelOffloads offloads = TunnelOffloads.Segmentation,
+        DatagramSendPath sendPath = DatagramSendPath.Segmented,
+        DatagramReceivePath receivePath = DatagramReceivePath.Coalesced)
     {
-        var driver = new TunnelDriver(socket, remote, offloads);
+        var driver = new TunnelDriver(socket, remote, offloads, sendPath, receivePath);
         Registration<TunnelDriver>? registration = null;
         try
         {
@@ -297,7 +317,7 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
         _txCounters = new TxCounters[device.Queues.Count];
         for (var i = 0; i < _txCounters.Length; i++)
         {
-            _txCounters[i] = new TxCounters();
+            _txCounters[i] = new TxCounters(_datagrams.SendPath);
         }
         var receiver = new Thread(ReceiveLoop)
         {
@@ -306,123 +326,15 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
         };
         _receiver = receiver;
         receiver.Start();
-        device.Logger.LogInformation("{Device}: tunnel from {Local} to {Remote} over {Underlay}, MTU {Mtu}, offloads {Features}{Coalescing}",
-            device.Name, Local, Remote, UnderlayFamily == AddressFamily.InterNetwork ? "IPv4" : "IPv6", device.Mtu, device.Features,
+        device.Logger.LogInformation("{Device}: tunnel from {Local} to {Remote} over {Underlay}, MTU {Mtu}, sending with {SendPath}, receiving with {ReceivePath}, offloads {Features}{Coalescing}",
+            device.Name, Local, Remote, UnderlayFamily == AddressFamily.InterNetwork ? "IPv4" : "IPv6", device.Mtu,
+            DescribeSendPath(SendPath), DescribeReceivePath(ReceivePath), device.Features,
             IsCoalescing ? ", receive coalescing" : Offloads == TunnelOffloads.SegmentationAndCoalescing ? ", no receive coalescing (no TSO in force)" : "");
     }
 
     /// <summary>Closes the socket and waits for the receive thread to end (<c>ndo_uninit</c>).</summary>
     /// <exception cref="InvalidOperationException">The receive thread did not end in time (it would be a bug).</exception>
     public void Uninit(NetDevice<TunnelDriver> device) => StopReceiving();
-
-    /// <summary>
-    /// Sends the frame to the peer (<c>ndo_start_xmit</c>): as one datagram, its checksum completed first if
-    /// the system left it partial; or, for a segmentation-offload frame, as one datagram per wire-size
-    /// segment, cut in place. The header goes into the room in front of the frame or segment, so no payload
-    /// is copied. A send the system refuses, or a frame whose offload cannot be carried out, drops the frame
-    /// with a reason and counts a transmit error; segments already sent stay sent.
-    /// </summary>
-    public TxResult StartXmit(NetDevice<TunnelDriver> device, SkBuff skb)
-    {
-        var queue = device.Queues[skb.QueueIndex];
-        var counters = _txCounters[queue.Index];
-        if (skb.Headroom < TunnelHeader.Length)
-        {
-            // Every pool reserves headroom for this; a frame without it did not come from one.
-            queue.CountTxError();
-            skb.Drop(DropReason.TransmitError);
-            return TxResult.Ok;
-        }
-        var failure = skb.Offload.GsoType == GsoType.None
-            ? SendFrame(device, queue, counters, skb)
-            : SendSegments(device, queue, counters, skb);
-        if (failure is { } reason)
-        {
-            skb.Drop(reason);
-        }
-        else
-        {
-            skb.Consume();
-        }
-        return TxResult.Ok;
-    }
-
-    /// <summary>Sends a frame that needs no segmentation; returns why it failed, or null when it was sent.</summary>
-    private DropReason? SendFrame(NetDevice<TunnelDriver> device, DeviceQueue queue, TxCounters counters, SkBuff skb)
-    {
-        var result = PartialChecksum.Complete(skb);
-        return result == OffloadResult.Done ? Send(device, queue, counters, skb) : OffloadFailed(device, queue, counters, skb, result);
-    }
-
-    /// <summary>Cuts a segmentation-offload frame in place and sends each segment; returns why it failed, or null when all were sent.</summary>
-    private DropReason? SendSegments(NetDevice<TunnelDriver> device, DeviceQueue queue, TxCounters counters, SkBuff skb)
-    {
-        var result = GsoSegmenter.SegmentInPlace(skb, out var segments);
-        if (result != OffloadResult.Done)
-        {
-            return OffloadFailed(device, queue, counters, skb, result);
-        }
-        counters.SegmentedFrames++;
-        while (segments.MoveNext(skb))
-        {
-            if (Send(device, queue, counters, skb) is { } reason)
-            {
-                return reason;
-            }
-        }
-        return null;
-    }
-
-    /// <summary>
-    /// Sends the frame's data, a wire-size frame, as one datagram behind the tunnel header and counts it;
-    /// returns why it failed (counted and logged), or null when it was sent.
-    /// </summary>
-    private DropReason? Send(NetDevice<TunnelDriver> device, DeviceQueue queue, TxCounters counters, SkBuff skb)
-    {
-        var frameLength = skb.Length;
-        TunnelHeader.Ethernet.WriteTo(skb.Push(TunnelHeader.Length));
-        skb.TxTimestamp();
-        var datagramLength = skb.Length;
-        SocketError error;
-        try
-        {
-            error = _socket.SendTo(skb.Data, SocketFlags.None, _remoteAddress) == datagramLength ? SocketError.Success : SocketError.MessageSize;
-        }
-        catch (SocketException exception)
-        {
-            error = exception.SocketErrorCode;
-        }
-        if (error != SocketError.Success)
-        {
-            queue.CountTxError();
-            counters.SendErrors++;
-            if (error != counters.LastLoggedError)
-            {
-                counters.LastLoggedError = error;
-                device.Logger.LogWarning("{Device}: sending to {Remote} failed on queue {Queue}: {Error}; frames are dropped and counted while it lasts",
-                    device.Name, Remote, queue.Index, error);
-            }
-            return DropReasonOf(error);
-        }
-        queue.CountTx(frameLength);
-        counters.Datagrams++;
-        counters.Bytes += datagramLength;
-        return null;
-    }
-
-    /// <summary>Counts (and logs, the first time on the queue) a frame whose offload could not be carried out.</summary>
-    private static DropReason OffloadFailed(NetDevice<TunnelDriver> device, DeviceQueue queue, TxCounters counters, SkBuff skb, OffloadResult result)
-    {
-        queue.CountTxError();
-        counters.OffloadErrors++;
-        if (!counters.LoggedOffloadError)
-        {
-            counters.LoggedOffloadError = true;
-            device.Logger.LogWarning("{Device}: a {Length}-byte frame with offload {Offload} could not be finished ({Result}) on queue {Queue}; such frames are dropped and counted in tunnel_tx_offload_errors",
-                device.Name, skb.Length, skb.Offload, result, queue.Index);
-        }
-        return result == OffloadResult.Unsupported ? DropReason.UnhandledProtocol : DropReason.InvalidHeader;
-    }
 
     /// <summary>Adds the receive errors only the tunnel sees (malformed datagrams, socket errors) to the framework's counters.</summary>
     public void GetStats64(NetDevice<TunnelDriver> device, ref LinkStats64 stats)
@@ -475,7 +387,7 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
         _stopping = true;
         // Closing the socket is what wakes a receive blocked in it: on Linux the runtime shuts the socket
         // down before closing it, and a blocked recvfrom returns (the teardown tests check the thread ends).
-        _socket.Dispose();
+        _datagrams.Dispose();
         var receiver = _receiver;
         if (receiver is not null && receiver != Thread.CurrentThread && !receiver.Join(ReceiverExitTimeout))
         {
@@ -527,27 +439,4 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
         AddressFamily.InterNetworkV6 => Ipv6HeaderLength,
         _ => throw new ArgumentOutOfRangeException(nameof(underlay), underlay, "The underlay is IPv4 or IPv6."),
     };
-
-    private static DropReason DropReasonOf(SocketError error) => error switch
-    {
-        SocketError.MessageSize => DropReason.PacketTooBig,
-        SocketError.NetworkUnreachable or SocketError.HostUnreachable or SocketError.AddressNotAvailable or SocketError.ConnectionRefused => DropReason.NoRoute,
-        SocketError.NoBufferSpaceAvailable or SocketError.WouldBlock => DropReason.QueueFull,
-        _ => DropReason.TransmitError,
-    };
-
-    /// <summary>
-    /// One transmit queue's own counters.
-    /// </summary>
-    /// <remarks><b>Invariants.</b> Written only on the queue's thread (plain writes), read elsewhere as snapshots.</remarks>
-    private sealed class TxCounters
-    {
-        public long Datagrams;
-        public long Bytes;
-        public long SendErrors;
-        public long SegmentedFrames;
-        public long OffloadErrors;
-        public SocketError LastLoggedError = SocketError.Success;
-        public bool LoggedOffloadError;
-    }
 }
