@@ -116,7 +116,8 @@ public sealed partial class TunnelDriver
     /// </summary>
     private DropReason? Transmit(NetDevice<TunnelDriver> device, DeviceQueue queue, TxCounters counters, ReadOnlySpan<byte> datagrams, int stride, SocketAddress destination)
     {
-        var (sent, errno) = _datagrams.Send(datagrams, stride, destination);
+        var (sent, errno, calls) = _datagrams.Send(datagrams, stride, destination);
+        counters.SendCalls += calls;
         var overhead = _datagramHeaderLength + _datagramTrailerLength;
         for (var i = 0; i < sent; i++)
         {
@@ -193,6 +194,7 @@ public sealed partial class TunnelDriver
         public long Datagrams;
         public long Bytes;
         public long SendErrors;
+        public long SendCalls;
         public long SegmentedFrames;
         public long OffloadErrors;
         public int LastLoggedErrno;

@@ -361,6 +361,7 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
             new("tunnel_tx_datagrams", _txCounters.Sum(c => Volatile.Read(ref c.Datagrams))),
             new("tunnel_tx_bytes", _txCounters.Sum(c => Volatile.Read(ref c.Bytes))),
             new("tunnel_tx_send_errors", _txCounters.Sum(c => Volatile.Read(ref c.SendErrors))),
+            new("tunnel_tx_send_calls", _txCounters.Sum(c => Volatile.Read(ref c.SendCalls))),
             new("tunnel_tx_segmented_frames", _txCounters.Sum(c => Volatile.Read(ref c.SegmentedFrames))),
             new("tunnel_tx_offload_errors", _txCounters.Sum(c => Volatile.Read(ref c.OffloadErrors))),
             new("tunnel_rx_datagrams", RxCount(RxVerdict.Accepted)),
@@ -373,6 +374,7 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
             new("tunnel_rx_runt_frames", RxCount(RxVerdict.RuntFrame)),
             new("tunnel_rx_too_big", RxCount(RxVerdict.TooBig)),
             new("tunnel_rx_socket_errors", Volatile.Read(ref _rxSocketErrors)),
+            new("tunnel_rx_receive_calls", Volatile.Read(ref _rxCalls)),
             new("tunnel_rx_coalesced_segments", Volatile.Read(ref _rxCoalescedSegments)),
             new("tunnel_rx_coalesced_frames", Volatile.Read(ref _rxCoalescedFrames)),
         };

@@ -34,7 +34,8 @@ public enum DatagramReceivePath
 /// <summary>What one <see cref="UdpDatagramSocket.Send"/> achieved.</summary>
 /// <param name="Sent">How many datagrams the kernel took, from the first on.</param>
 /// <param name="Errno">0 when every datagram was taken; otherwise why the next one was not (an <see cref="NetDev.Errno"/> value).</param>
-public readonly record struct DatagramSendResult(int Sent, int Errno);
+/// <param name="Calls">How many send system calls it took (refused ones included, waits for room not).</param>
+public readonly record struct DatagramSendResult(int Sent, int Errno, int Calls);
 
 /// <summary>
 /// A UDP socket that moves many datagrams per system call: on send, datagrams laid back to back in one
@@ -144,6 +145,7 @@ public sealed partial class UdpDatagramSocket : IDisposable
         var count = (datagrams.Length + datagramLength - 1) / datagramLength;
         var sent = 0;
         var waits = 0;
+        var calls = 0;
         // A GSO send the kernel refuses as EINVAL was too large for the path (datagrams above its MTU): this
         // call goes on batched, while later calls try GSO again.
         var segmentationRefused = false;
@@ -165,6 +167,7 @@ public sealed partial class UdpDatagramSocket : IDisposable
                     DatagramSendPath.Batched => SendBatched(data, datagrams.Length, datagramLength, sent, name, address.Length),
                     _ => SendSingle(data, datagrams.Length, datagramLength, sent, name, address.Length),
                 };
+                calls++;
                 if (taken > 0)
                 {
                     sent += taken;
@@ -198,10 +201,10 @@ public sealed partial class UdpDatagramSocket : IDisposable
                     FallBack(DatagramSendPath.Single, errno);
                     continue;
                 }
-                return new DatagramSendResult(sent, errno);
+                return new DatagramSendResult(sent, errno, calls);
             }
         }
-        return new DatagramSendResult(sent, 0);
+        return new DatagramSendResult(sent, 0, calls);
     }
 
     /// <summary>Closes the socket.</summary>
