@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-
 namespace NetDev.Drivers.Tunnel;
 
 /// <summary>
@@ -8,13 +6,9 @@ namespace NetDev.Drivers.Tunnel;
 /// </summary>
 public sealed partial class TunnelDriver
 {
-    // Set once by the constructor: this run's session id (keyed only), the receiving sessions of every peer,
-    // what a frame needs in front of it to become a datagram, and what the receiver reserves in front of a
-    // datagram so that its frame lands near the usual place.
+    // Set once by the constructor: this run's session id (keyed only) and the receiving sessions of every peer.
     private byte[] _sessionId = [];
     private KeyedReceiver? _keyedReceiver;
-    private int _encapsulationHeadroom = TunnelHeader.Length;
-    private int _receiveFront = TunnelHeader.Length;
 
     /// <summary>Whether the tunnel has a key: every datagram is authenticated and encrypted, and nothing else is taken.</summary>
     public bool IsKeyed => Options.Key is not null;
@@ -28,12 +22,8 @@ public sealed partial class TunnelDriver
         {
             return;
         }
-        // A frame whose tag does not fit behind it is moved forward by the tag's length first (rare), so the
-        // headroom must hold both.
-        _encapsulationHeadroom = KeyedFormat.HeaderLength + KeyedFormat.TagLength;
-        // The datagram's header and the tag's worth more go in front, so a frame of the largest size and its
-        // tag fit in a buffer sized for frames (the frame then starts 16 bytes into the usual headroom).
-        _receiveFront = KeyedFormat.HeaderLength + KeyedFormat.TagLength;
+        _datagramHeaderLength = KeyedFormat.HeaderLength;
+        _datagramTrailerLength = KeyedFormat.TagLength;
         _sessionId = new byte[KeyedFormat.SessionIdLength];
         KeyedFormat.NewSessionId(_sessionId, (Options.Time ?? TimeProvider.System).GetUtcNow().UtcDateTime);
         _keyedReceiver = new KeyedReceiver(key, Peers.Count, Options.Time);
@@ -42,75 +32,70 @@ public sealed partial class TunnelDriver
     private KeyedSender? NewSender(int queue) => Options.Key is { } key ? new KeyedSender(key, _sessionId, queue) : null;
 
     /// <summary>
-    /// Turns the frame's data into the datagram: the plain header pushed in front, or (keyed) the frame sealed in
-    /// place between the keyed header and the tag. The 16 bytes the tag covers are saved into
-    /// <paramref name="trailer"/> first; <see cref="RestoreTrailer"/> puts them back after the send.
+    /// The per-datagram step on send: makes <paramref name="datagram"/> (header room, frame, trailer room) a wire
+    /// datagram — the plain header written, or (keyed) the frame sealed in place between keyed header and tag.
     /// </summary>
-    /// <returns>false when the frame cannot be sealed (its lane's counter is spent, or no room): dropped.</returns>
-    private bool Encapsulate(TxCounters counters, SkBuff skb, Span<byte> trailer)
+    /// <returns>false when the lane's counter is spent (after 2^56 datagrams): the frame is dropped rather than a nonce reused.</returns>
+    private static bool Wrap(TxCounters counters, Span<byte> datagram)
     {
         if (counters.Sender is not { } sender)
         {
-            TunnelHeader.Ethernet.WriteTo(skb.Push(TunnelHeader.Length));
+            TunnelHeader.Ethernet.WriteTo(datagram);
             return true;
         }
-        var frameLength = skb.Length;
-        if (skb.Tailroom < KeyedFormat.TagLength)
-        {
-            // The frame fills its buffer to the end: move it forward so the tag fits behind it (one copy, rare).
-            skb.Push(KeyedFormat.TagLength);
-            var data = skb.Data;
-            data[KeyedFormat.TagLength..].CopyTo(data);
-            skb.Trim(frameLength);
-        }
-        skb.Put(KeyedFormat.TagLength).CopyTo(trailer);
-        skb.Push(KeyedFormat.HeaderLength);
-        if (sender.TrySeal(skb.Data))
+        if (sender.TrySeal(datagram))
         {
             return true;
         }
-        RestoreTrailer(skb, trailer);
         counters.CounterSpent = true;
         return false;
     }
 
-    /// <summary>Puts back the bytes the tag was written over (the start of the next segment, or unused room).</summary>
-    private void RestoreTrailer(SkBuff skb, ReadOnlySpan<byte> trailer)
+    /// <summary>
+    /// Makes room for the tag behind a frame that fills its buffer to the end, by moving it forward by the tag's
+    /// length (one copy, only for such frames); false when the headroom cannot take that as well.
+    /// </summary>
+    private bool MakeTrailerRoom(SkBuff skb)
     {
-        if (IsKeyed)
+        if (skb.Headroom < _datagramHeaderLength + _datagramTrailerLength)
         {
-            trailer.CopyTo(skb.Data[^KeyedFormat.TagLength..]);
+            return false;
         }
+        var frameLength = skb.Length;
+        skb.Push(_datagramTrailerLength);
+        var data = skb.Data;
+        data[_datagramTrailerLength..].CopyTo(data);
+        skb.Trim(frameLength);
+        return true;
     }
 
     /// <summary>
-    /// Judges a datagram of <paramref name="received"/> bytes read into <paramref name="skb"/>'s data, for a keyed
-    /// tunnel: source, size and header as <see cref="Accept"/> does (a plain, version-1 datagram is
-    /// <see cref="RxVerdict.Unauthenticated"/>), then the session, the replay window and the tag
-    /// (<see cref="KeyedReceiver.Open"/>). An accepted datagram's frame becomes the data, decrypted; any other
-    /// verdict leaves nothing readable of the frame delivered. The frame is borrowed.
+    /// The per-datagram step on receive, keyed: judges <paramref name="datagram"/> (its first bytes; <paramref name="received"/>
+    /// is its real length) from peer <paramref name="peer"/> (-1: a stranger) — source, size and header as
+    /// <see cref="Inspect"/> does (a plain, version-1 datagram is <see cref="RxVerdict.Unauthenticated"/>), then the
+    /// session, the replay window and the tag (<see cref="KeyedReceiver.Open"/>). On <see cref="RxVerdict.Accepted"/>
+    /// the frame between header and tag is decrypted in place.
     /// </summary>
     /// <remarks>Internal rather than private so that the fuzz target feeds it arbitrary datagrams.</remarks>
-    internal static RxVerdict AcceptKeyed(SkBuff skb, int received, int peer, int largestFrame, KeyedReceiver receiver)
+    internal static RxVerdict InspectKeyed(Span<byte> datagram, int received, int peer, int largestFrame, KeyedReceiver receiver)
     {
-        var buffer = skb.Data;
         if (peer < 0)
         {
             return RxVerdict.ForeignSource;
         }
-        if (received > buffer.Length)
+        if (received > datagram.Length)
         {
             return RxVerdict.TooBig;
         }
-        var datagram = buffer[..received];
-        switch (TunnelHeader.Check(datagram, TunnelHeader.KeyedVersion))
+        var whole = datagram[..received];
+        switch (TunnelHeader.Check(whole, TunnelHeader.KeyedVersion))
         {
             case TunnelHeaderStatus.TooShort:
                 return RxVerdict.TooShort;
             case TunnelHeaderStatus.BadMagic:
                 return RxVerdict.BadMagic;
             case TunnelHeaderStatus.UnsupportedVersion:
-                return datagram[2] == TunnelHeader.CurrentVersion ? RxVerdict.Unauthenticated : RxVerdict.UnsupportedVersion;
+                return whole[2] == TunnelHeader.CurrentVersion ? RxVerdict.Unauthenticated : RxVerdict.UnsupportedVersion;
             case TunnelHeaderStatus.UnknownType:
                 return RxVerdict.UnknownType;
         }
@@ -127,7 +112,7 @@ public sealed partial class TunnelDriver
         {
             return RxVerdict.TooBig;
         }
-        var verdict = receiver.Open(peer, datagram) switch
+        return receiver.Open(peer, whole) switch
         {
             KeyedVerdict.Accepted => RxVerdict.Accepted,
             KeyedVerdict.AuthenticationFailed => RxVerdict.AuthenticationFailed,
@@ -136,13 +121,6 @@ public sealed partial class TunnelDriver
             KeyedVerdict.SessionLimited => RxVerdict.SessionLimited,
             _ => RxVerdict.NewSessionFailed,
         };
-        if (verdict == RxVerdict.Accepted)
-        {
-            skb.Trim(received - KeyedFormat.TagLength);
-            skb.Pull(KeyedFormat.HeaderLength);
-            skb.Protocol = BinaryPrimitives.ReadUInt16BigEndian(skb.Data[(2 * MacAddress.Length)..]);
-        }
-        return verdict;
     }
 
     private void AddKeyedStatistics(List<KeyValuePair<string, long>> statistics)

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using NetDev.Linux;
 
 namespace NetDev.Drivers.Tunnel;
 
@@ -72,13 +73,13 @@ public sealed partial class TunnelDriver
         return peer >= 0 ? peer : AllPeers;
     }
 
-    /// <summary>Which peer <paramref name="source"/> is, or -1 for a stranger.</summary>
-    private int PeerIndexOf(SocketAddress source)
+    /// <summary>Which peer sent message <paramref name="index"/> of <paramref name="batch"/>, or -1 for a stranger.</summary>
+    private int PeerIndexOf(DatagramReceiveBatch batch, int index)
     {
         var addresses = _peerAddresses;
         for (var i = 0; i < addresses.Length; i++)
         {
-            if (source.Equals(addresses[i]))
+            if (batch.IsFrom(index, addresses[i]))
             {
                 return i;
             }
