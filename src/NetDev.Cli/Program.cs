@@ -17,6 +17,8 @@ root.Subcommands.Add(ListCommand.Create());
 root.Subcommands.Add(StatsCommand.Create());
 root.Subcommands.Add(EthtoolCommand.Create());
 root.Subcommands.Add(GenkeyCommand.Create());
+root.Subcommands.Add(PersistentTapCommands.Create());
+root.Subcommands.Add(PersistentTapCommands.Delete());
 
 var parseResult = root.Parse(args);
 if (parseResult.Action is ParseErrorAction)

@@ -7,7 +7,7 @@ using NetDev.Linux;
 namespace NetDev.Cli.Commands;
 
 /// <summary>
-/// <c>netdev run tunnel --local ADDR:PORT (--remote ADDR:PORT | --peer ADDR:PORT…) [--key-file FILE] [--name T] [--netns NS]</c>:
+/// <c>netdev run tunnel --local ADDR:PORT (--remote ADDR:PORT | --peer ADDR:PORT…) [--key-file FILE] [--name T | --attach T] [--netns NS]</c>:
 /// an Ethernet overlay carried in UDP datagrams to peer instances (see docs/tunnel.md). Without a key it is
 /// unauthenticated, and the help says so.
 /// </summary>
@@ -76,6 +76,7 @@ internal static class RunTunnelCommand
             HelpName = "NS",
         };
 
+        var attach = RunCommand.AttachOption();
         var command = new Command("tunnel", "An Ethernet overlay in UDP: frames sent on the device go to the peer instances, frames from them come "
             + "out of the device. Unauthenticated unless --key-file is given (datagrams from other addresses are dropped, but a "
             + "forged source address is not detected without a key).")
@@ -88,12 +89,17 @@ internal static class RunTunnelCommand
             fdbAgeing,
             offloads,
             netns,
+            attach,
         };
         command.Validators.Add(result =>
         {
             if (result.GetResult(remote) is null && result.GetResult(peers) is null)
             {
                 result.AddError("Name the other end with --remote ADDR:PORT, or each of several with --peer ADDR:PORT.");
+            }
+            if (result.GetValue(attach) is { } attached && (result.GetValue(name) is not null || attached.Contains('%')))
+            {
+                result.AddError($"--attach '{attached}' names the one existing TAP to run on; it takes neither --name nor a template.");
             }
         });
         command.SetAction(parseResult =>
@@ -118,8 +124,8 @@ internal static class RunTunnelCommand
             try
             {
                 var socket = NetworkNamespace.Run(ns, () => TunnelDriver.CreateSocket(localEndPoint));
-                registration = TunnelDriver.CreateRegistration(new LinuxHost(RunCommand.HostOptions(ns)),
-                    socket, peerList, name: parseResult.GetValue(name), loggerFactory: loggerFactory, options: options,
+                registration = TunnelDriver.CreateRegistration(new LinuxHost(RunCommand.HostOptions(ns, parseResult.GetValue(attach) is not null, loggerFactory)),
+                    socket, peerList, name: parseResult.GetValue(attach) ?? parseResult.GetValue(name), loggerFactory: loggerFactory, options: options,
                     offloads: parseResult.GetValue(offloads) switch
                     {
                         "none" => TunnelOffloads.None,
