@@ -10,10 +10,11 @@ internal enum FigureGroups
     Tx = 1,
     Rx = 2,
     Pair = 4,
+    Tunnel = 16,
 
     /// <summary>The mixed soak (lost frames, leaks): only when asked for, it is not a figure.</summary>
     MixedSoak = 8,
-    All = Tx | Rx | Pair,
+    All = Tx | Rx | Pair | Tunnel,
 }
 
 /// <summary>How long and how often each figure is measured, and what to run.</summary>
@@ -55,7 +56,7 @@ internal sealed record BenchOptions(
           --iperf-seconds S    seconds of one iperf3 run (default 10, quick 3)
           --pings N            echo requests per RTT run (default 200, quick 50)
           --soak S             seconds of the memory soak: GC counts, peak RSS (default 60, quick 5; 0 skips)
-          --only LIST          figure groups to run, comma-separated: tx, rx, pair (default all), soak
+          --only LIST          figure groups to run, comma-separated: tx, rx, pair, tunnel (default all), soak
                                (the mixed soak: only when named; `bench/soak` runs it alone)
           --soak-minutes M     minutes of the mixed soak (default 10)
           --event-every S      seconds between the mixed soak's events: flap, MTU change, fault burst (default 10)
@@ -136,8 +137,9 @@ internal sealed record BenchOptions(
                 "tx" => FigureGroups.Tx,
                 "rx" => FigureGroups.Rx,
                 "pair" => FigureGroups.Pair,
+                "tunnel" => FigureGroups.Tunnel,
                 "soak" => FigureGroups.MixedSoak,
-                _ => throw new ArgumentException($"--only takes tx, rx, pair and soak; got '{part}'."),
+                _ => throw new ArgumentException($"--only takes tx, rx, pair, tunnel and soak; got '{part}'."),
             };
         }
         return groups == FigureGroups.None ? throw new ArgumentException("--only needs at least one group.") : groups;

@@ -7,7 +7,7 @@ namespace NetDev.Bench;
 /// on a TAP, <see cref="TxPackets"/> counts frames a reader took out of it and <see cref="RxPackets"/>
 /// frames a writer put into the system's stack, whoever the reader or writer is.
 /// </summary>
-internal readonly record struct LinkCounters(long TxPackets, long TxDropped, long RxPackets, long RxDropped)
+internal readonly record struct LinkCounters(long TxPackets, long TxDropped, long RxPackets, long RxDropped, long RxBytes)
 {
     public static LinkCounters Read(string networkNamespace, string device)
     {
@@ -20,6 +20,7 @@ internal readonly record struct LinkCounters(long TxPackets, long TxDropped, lon
             tx.GetProperty("packets").GetInt64(),
             tx.GetProperty("dropped").GetInt64(),
             rx.GetProperty("packets").GetInt64(),
-            rx.GetProperty("dropped").GetInt64());
+            rx.GetProperty("dropped").GetInt64(),
+            rx.GetProperty("bytes").GetInt64());
     }
 }

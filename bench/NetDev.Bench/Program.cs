@@ -83,6 +83,10 @@ try
     {
         new PairFigures(context).Run();
     }
+    if (options.Groups.HasFlag(FigureGroups.Tunnel))
+    {
+        new TunnelFigures(context).Run();
+    }
     if (options.Groups.HasFlag(FigureGroups.MixedSoak))
     {
         new MixedSoak(context).Run();

@@ -16,6 +16,7 @@ root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(ListCommand.Create());
 root.Subcommands.Add(StatsCommand.Create());
 root.Subcommands.Add(EthtoolCommand.Create());
+root.Subcommands.Add(GenkeyCommand.Create());
 root.Subcommands.Add(PersistentTapCommands.Create());
 root.Subcommands.Add(PersistentTapCommands.Delete());
 root.Subcommands.Add(CaptureCommand.Create());

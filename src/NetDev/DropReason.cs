@@ -38,4 +38,23 @@ public enum DropReason
 
     /// <summary>A filter or policy of the driver rejected the frame.</summary>
     Filtered,
+
+    /// <summary>
+    /// The frame came without the authentication the driver requires, or was not looked at because the
+    /// driver limits how often it tries to authenticate a new sender session (a keyed tunnel receiving a
+    /// plain datagram, or a flood of datagrams of unknown sessions).
+    /// </summary>
+    Unauthenticated,
+
+    /// <summary>
+    /// The frame's authentication did not verify: it was forged, altered on the way, or sealed with another
+    /// key. Nothing of it was delivered.
+    /// </summary>
+    AuthenticationFailed,
+
+    /// <summary>
+    /// The frame authenticated but was received before (its packet number already seen, older than the
+    /// replay window, or of a sender session that an earlier one replaced): a replay or a late duplicate.
+    /// </summary>
+    Replayed,
 }

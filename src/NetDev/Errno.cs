@@ -46,6 +46,10 @@ public static class Errno
     public const int ETIME = 62;
     /// <summary>File descriptor in bad state.</summary>
     public const int EBADFD = 77;
+    /// <summary>Message too long.</summary>
+    public const int EMSGSIZE = 90;
+    /// <summary>Protocol not available (an option the protocol does not know).</summary>
+    public const int ENOPROTOOPT = 92;
     /// <summary>Operation not supported.</summary>
     public const int EOPNOTSUPP = 95;
     /// <summary>Address already in use.</summary>
@@ -54,10 +58,16 @@ public static class Errno
     public const int EADDRNOTAVAIL = 99;
     /// <summary>Network is down.</summary>
     public const int ENETDOWN = 100;
+    /// <summary>Network is unreachable.</summary>
+    public const int ENETUNREACH = 101;
     /// <summary>No buffer space available.</summary>
     public const int ENOBUFS = 105;
     /// <summary>Connection timed out.</summary>
     public const int ETIMEDOUT = 110;
+    /// <summary>Connection refused.</summary>
+    public const int ECONNREFUSED = 111;
+    /// <summary>No route to host.</summary>
+    public const int EHOSTUNREACH = 113;
     /// <summary>Operation canceled.</summary>
     public const int ECANCELED = 125;
 
@@ -81,12 +91,17 @@ public static class Errno
         [ENOSYS] = ("ENOSYS", "Function not implemented"),
         [ETIME] = ("ETIME", "Timer expired"),
         [EBADFD] = ("EBADFD", "File descriptor in bad state"),
+        [EMSGSIZE] = ("EMSGSIZE", "Message too long"),
+        [ENOPROTOOPT] = ("ENOPROTOOPT", "Protocol not available"),
         [EOPNOTSUPP] = ("EOPNOTSUPP", "Operation not supported"),
         [EADDRINUSE] = ("EADDRINUSE", "Address already in use"),
         [EADDRNOTAVAIL] = ("EADDRNOTAVAIL", "Cannot assign requested address"),
         [ENETDOWN] = ("ENETDOWN", "Network is down"),
+        [ENETUNREACH] = ("ENETUNREACH", "Network is unreachable"),
         [ENOBUFS] = ("ENOBUFS", "No buffer space available"),
         [ETIMEDOUT] = ("ETIMEDOUT", "Connection timed out"),
+        [ECONNREFUSED] = ("ECONNREFUSED", "Connection refused"),
+        [EHOSTUNREACH] = ("EHOSTUNREACH", "No route to host"),
         [ECANCELED] = ("ECANCELED", "Operation canceled"),
     };
 

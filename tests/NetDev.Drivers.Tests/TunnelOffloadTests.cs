@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using NetDev.Drivers.Tests.Infrastructure;
 using NetDev.Drivers.Tunnel;
+using NetDev.Linux;
 
 namespace NetDev.Drivers.Tests;
 
@@ -110,11 +111,13 @@ public sealed class TunnelOffloadTests
     }
 
     [Theory]
-    [InlineData(TunnelOffloads.Segmentation)]
-    [InlineData(TunnelOffloads.SegmentationAndCoalescing)]
-    public void CuttingAndMergingAllocateNothingPerFrame(TunnelOffloads offloads)
+    [InlineData(TunnelOffloads.Segmentation, DatagramSendPath.Segmented, DatagramReceivePath.Coalesced)]
+    [InlineData(TunnelOffloads.SegmentationAndCoalescing, DatagramSendPath.Segmented, DatagramReceivePath.Coalesced)]
+    [InlineData(TunnelOffloads.SegmentationAndCoalescing, DatagramSendPath.Batched, DatagramReceivePath.Batched)]
+    [InlineData(TunnelOffloads.SegmentationAndCoalescing, DatagramSendPath.Single, DatagramReceivePath.Single)]
+    public void CuttingAndMergingAllocateNothingPerFrame(TunnelOffloads offloads, DatagramSendPath sendPath, DatagramReceivePath receivePath)
     {
-        using var pair = OffloadTunnelPair.Create(offloads);
+        using var pair = OffloadTunnelPair.Create(offloads, sendPath, receivePath);
         const int RoundBytes = 16 << 20;
         var chunk = new byte[64 << 10];
         Random.Shared.NextBytes(chunk);

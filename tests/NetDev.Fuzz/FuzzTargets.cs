@@ -14,6 +14,7 @@ public static class FuzzTargets
     public static IReadOnlyList<(string Name, FuzzTarget Run)> All { get; } =
     [
         ("tunnel", TunnelTarget.Run),
+        ("tunnel-keyed", KeyedTunnelTarget.Run),
         ("frame-layout", OffloadTargets.FrameLayout),
         ("partial-checksum", OffloadTargets.PartialChecksum),
         ("gso", OffloadTargets.Gso),

@@ -7,8 +7,9 @@ using NetDev.Linux;
 namespace NetDev.Cli.Commands;
 
 /// <summary>
-/// <c>netdev run tunnel --local ADDR:PORT --remote ADDR:PORT [--name T | --attach T] [--netns NS]</c>: an Ethernet
-/// overlay carried in UDP datagrams to a peer instance (see docs/tunnel.md).
+/// <c>netdev run tunnel --local ADDR:PORT (--remote ADDR:PORT | --peer ADDR:PORT…) [--key-file FILE] [--name T | --attach T] [--netns NS]</c>:
+/// an Ethernet overlay carried in UDP datagrams to peer instances (see docs/tunnel.md). Without a key it is
+/// unauthenticated, and the help says so.
 /// </summary>
 internal static class RunTunnelCommand
 {
@@ -26,13 +27,41 @@ internal static class RunTunnelCommand
             Required = true,
             CustomParser = ParseEndPoint,
         };
-        var remote = new Option<IPEndPoint>("--remote", "-r")
+        var remote = new Option<IPEndPoint?>("--remote", "-r")
         {
-            Description = "The peer instance's UDP address and port; datagrams from anywhere else are dropped and counted.",
+            Description = "The peer instance's UDP address and port (the same as one --peer).",
             HelpName = "ADDR:PORT",
-            Required = true,
             CustomParser = ParseEndPoint,
         };
+        var peers = new Option<IPEndPoint[]>("--peer", "-p")
+        {
+            Description = "A peer instance's UDP address and port; repeat it for more peers (up to 256). Frames to a MAC address "
+                + "learned behind one peer go to that peer; broadcast, multicast and unknown ones to every peer.",
+            HelpName = "ADDR:PORT",
+            AllowMultipleArgumentsPerToken = false,
+            CustomParser = ParseEndPoints,
+        };
+        var keyFile = new Option<FileInfo?>("--key-file", "-k")
+        {
+            Description = "A file holding the overlay's key (32 bytes in base64, from 'netdev genkey' or 'wg genkey'): every datagram "
+                + "is then encrypted and authenticated (AES-256-GCM), and forged, altered or replayed ones are dropped. "
+                + "WITHOUT A KEY THE TUNNEL IS UNAUTHENTICATED: anyone who can send UDP from a peer's address can inject "
+                + "frames (like VXLAN; for trusted networks only).",
+            HelpName = "FILE",
+        };
+        var fdbAgeing = new Option<int>("--fdb-ageing")
+        {
+            Description = "Seconds a learned MAC address stays behind its peer without a frame from it.",
+            HelpName = "SECONDS",
+            DefaultValueFactory = _ => (int)TunnelFdb.DefaultAgeing.TotalSeconds,
+        };
+        fdbAgeing.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() is < 1 or > 1_000_000)
+            {
+                result.AddError("--fdb-ageing is 1 to 1000000 seconds.");
+            }
+        });
         var offloads = new Option<string>("--offloads")
         {
             Description = "none: wire-size frames from the kernel; segmentation: 64 KiB frames cut into datagrams here; "
@@ -48,17 +77,26 @@ internal static class RunTunnelCommand
         };
 
         var attach = RunCommand.AttachOption();
-        var command = new Command("tunnel", "An Ethernet overlay in UDP: frames sent on the device go to the peer instance, frames from it come out of the device.")
+        var command = new Command("tunnel", "An Ethernet overlay in UDP: frames sent on the device go to the peer instances, frames from them come "
+            + "out of the device. Unauthenticated unless --key-file is given (datagrams from other addresses are dropped, but a "
+            + "forged source address is not detected without a key).")
         {
             name,
             local,
             remote,
+            peers,
+            keyFile,
+            fdbAgeing,
             offloads,
             netns,
             attach,
         };
         command.Validators.Add(result =>
         {
+            if (result.GetResult(remote) is null && result.GetResult(peers) is null)
+            {
+                result.AddError("Name the other end with --remote ADDR:PORT, or each of several with --peer ADDR:PORT.");
+            }
             if (result.GetValue(attach) is { } attached && (result.GetValue(name) is not null || attached.Contains('%')))
             {
                 result.AddError($"--attach '{attached}' names the one existing TAP to run on; it takes neither --name nor a template.");
@@ -70,11 +108,24 @@ internal static class RunTunnelCommand
             var ns = parseResult.GetValue(netns);
             var localEndPoint = parseResult.GetValue(local)!;
             Registration<TunnelDriver> registration;
+            TunnelKey? key;
+            try
+            {
+                key = parseResult.GetValue(keyFile) is { } file ? TunnelKey.ReadFile(file.FullName) : null;
+            }
+            catch (Exception error) when (error is FormatException or IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"netdev run tunnel: the key file cannot be used: {error.Message}");
+                return ExitCodes.Usage;
+            }
+            IReadOnlyList<IPEndPoint> peerList = [.. parseResult.GetValue(remote) is { } one ? [one] : Array.Empty<IPEndPoint>(),
+                .. parseResult.GetValue(peers) ?? []];
+            var options = new TunnelOptions { Key = key, FdbAgeing = TimeSpan.FromSeconds(parseResult.GetValue(fdbAgeing)) };
             try
             {
                 var socket = NetworkNamespace.Run(ns, () => TunnelDriver.CreateSocket(localEndPoint));
                 registration = TunnelDriver.CreateRegistration(new LinuxHost(RunCommand.HostOptions(ns, parseResult.GetValue(attach) is not null, loggerFactory)),
-                    socket, parseResult.GetValue(remote)!, name: parseResult.GetValue(attach) ?? parseResult.GetValue(name), loggerFactory: loggerFactory,
+                    socket, peerList, name: parseResult.GetValue(attach) ?? parseResult.GetValue(name), loggerFactory: loggerFactory, options: options,
                     offloads: parseResult.GetValue(offloads) switch
                     {
                         "none" => TunnelOffloads.None,
@@ -97,9 +148,14 @@ internal static class RunTunnelCommand
         return command;
     }
 
-    private static IPEndPoint? ParseEndPoint(ArgumentResult result)
+    private static IPEndPoint? ParseEndPoint(ArgumentResult result) =>
+        TryParse(result, result.Tokens.Count > 0 ? result.Tokens[^1].Value : "");
+
+    private static IPEndPoint[] ParseEndPoints(ArgumentResult result) =>
+        [.. result.Tokens.Select(token => TryParse(result, token.Value)).OfType<IPEndPoint>()];
+
+    private static IPEndPoint? TryParse(ArgumentResult result, string text)
     {
-        var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
         if (IPEndPoint.TryParse(text, out var endPoint) && endPoint.Port != 0)
         {
             return endPoint;

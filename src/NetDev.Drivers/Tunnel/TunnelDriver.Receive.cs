@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
-using System.Net;
-using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using NetDev.Linux;
 using NetDev.Offload;
 
 namespace NetDev.Drivers.Tunnel;
@@ -14,11 +13,11 @@ public sealed partial class TunnelDriver
 
     private const int MaxErrorBackoffMilliseconds = 100;
 
-    /// <summary>
-    /// With receive coalescing, how many datagrams already waiting are read before the held frames go out:
-    /// a NAPI poll's budget, the receive batch. Reading stops sooner when nothing waits or nothing is held.
-    /// </summary>
-    private const int CoalescingBudget = NetDevice.ReceiveBatchSize;
+    /// <summary>Messages per receive with UDP GRO: each may carry up to 64 KiB of merged datagrams.</summary>
+    private const int CoalescedReceiveSlots = 8;
+
+    /// <summary>Datagrams per receive with <c>recvmmsg</c> alone.</summary>
+    private const int BatchedReceiveSlots = 16;
 
     // Written only by the receive thread (plain writes), read elsewhere with Volatile.Read.
     private readonly long[] _rxVerdicts = new long[Enum.GetValues<RxVerdict>().Length];
@@ -26,8 +25,9 @@ public sealed partial class TunnelDriver
     private long _rxSocketErrors;
     private long _rxCoalescedSegments;
     private long _rxCoalescedFrames;
-    private GroCoalescer? _coalescer;
-    private SocketError _lastLoggedReceiveError = SocketError.Success;
+    private long _rxCalls;
+    private long _rxSessions;
+    private int _lastLoggedReceiveErrno;
 
     /// <summary>What the receiver made of one datagram; each verdict is counted.</summary>
     internal enum RxVerdict
@@ -40,6 +40,12 @@ public sealed partial class TunnelDriver
         UnknownType,
         RuntFrame,
         TooBig,
+        Unauthenticated,
+        AuthenticationFailed,
+        NewSessionFailed,
+        Replayed,
+        StaleSession,
+        SessionLimited,
     }
 
     private long RxCount(RxVerdict verdict) => Volatile.Read(ref _rxVerdicts[(int)verdict]);
@@ -47,12 +53,15 @@ public sealed partial class TunnelDriver
     private void ReceiveLoop()
     {
         var device = _device!;
-        var pool = device.Queues[ReceiveQueue].RxPool;
-        pool.BindToCurrentThread();
-        // Filled in by every receive; allocated once, like the buffers, so a datagram costs no allocation.
-        var source = new SocketAddress(_socket.AddressFamily);
-        var coalescer = IsCoalescing ? new GroCoalescer(new SystemSink(device), device.Features) : null;
-        _coalescer = coalescer;
+        device.Queues[ReceiveQueue].RxPool.BindToCurrentThread();
+        var batch = new DatagramReceiveBatch(_datagrams.ReceivePath switch
+        {
+            DatagramReceivePath.Coalesced => CoalescedReceiveSlots,
+            DatagramReceivePath.Batched => BatchedReceiveSlots,
+            _ => 1,
+        });
+        var frames = new FrameBatch(device);
+        var coalescer = IsCoalescing ? new GroCoalescer(frames, device.Features) : null;
         var consecutiveErrors = 0;
         try
         {
@@ -60,26 +69,32 @@ public sealed partial class TunnelDriver
             {
                 while (!_stopping)
                 {
-                    ReceiveOne(device, pool, source, ref consecutiveErrors);
-                    if (coalescer is null)
+                    var count = ReceiveBatch(batch);
+                    if (_stopping)
                     {
+                        break;
+                    }
+                    if (count == 0)
+                    {
+                        // A persistent error must not turn this thread into a busy loop.
+                        consecutiveErrors++;
+                        Thread.Sleep(Math.Min(consecutiveErrors, MaxErrorBackoffMilliseconds));
                         continue;
                     }
-                    // Merging needs more than one segment at hand: take what already waits, then let the
-                    // held frames go before blocking again, so coalescing never delays a frame.
-                    for (var i = 1; i < CoalescingBudget && coalescer.HeldCount > 0 && DatagramWaiting(); i++)
+                    consecutiveErrors = 0;
+                    _rxCalls++;
+                    for (var i = 0; i < count; i++)
                     {
-                        ReceiveOne(device, pool, source, ref consecutiveErrors);
+                        DeliverMessage(device, batch, i, frames, coalescer);
                     }
-                    FlushCoalesced(coalescer);
+                    // The end of a receive is the end of a NAPI poll: what is held goes on now, so coalescing
+                    // never makes a frame wait for the next datagram.
+                    Flush(frames, coalescer);
                 }
             }
             finally
             {
-                if (coalescer is not null)
-                {
-                    FlushCoalesced(coalescer);
-                }
+                Flush(frames, coalescer);
             }
         }
         catch (Exception error)
@@ -90,128 +105,121 @@ public sealed partial class TunnelDriver
         }
     }
 
-    /// <summary>Reads one datagram (blocking) and hands on or drops what it carries.</summary>
-    private void ReceiveOne(NetDevice<TunnelDriver> device, SkBuffPool pool, SocketAddress source, ref int consecutiveErrors)
+    /// <summary>Waits for datagrams and fills <paramref name="batch"/>; returns how many messages it holds (0 when none, the error counted).</summary>
+    private int ReceiveBatch(DatagramReceiveBatch batch)
     {
-        var skb = device.AllocSkb(ReceiveQueue);
-        // The datagram is read so that its header lands in the headroom and the frame exactly where
-        // AllocSkb put the data; pulling the header afterwards leaves the usual headroom in front.
-        skb.Push(TunnelHeader.Length);
-        skb.Put(skb.Tailroom);
-        var received = ReceiveInto(skb, source);
-        if (received < 0)
+        int count, errno;
+        try
         {
-            pool.Return(skb);
-            if (!_stopping)
-            {
-                // A persistent error must not turn this thread into a busy loop.
-                consecutiveErrors++;
-                Thread.Sleep(Math.Min(consecutiveErrors, MaxErrorBackoffMilliseconds));
-            }
+            count = _datagrams.Receive(batch, out errno);
+        }
+        catch (ObjectDisposedException) when (_stopping)
+        {
+            return 0;
+        }
+        if (count > 0 || _stopping)
+        {
+            return count;
+        }
+        _rxSocketErrors++;
+        if (errno != _lastLoggedReceiveErrno)
+        {
+            _lastLoggedReceiveErrno = errno;
+            _device!.Logger.LogWarning("{Device}: receiving failed: {Error}; retrying, and counting errors while it lasts",
+                _device.Name, Errno.NameOf(errno));
+        }
+        return 0;
+    }
+
+    /// <summary>
+    /// Judges and hands on the datagrams of message <paramref name="index"/>: one datagram, or each of the
+    /// datagrams UDP GRO merged into it, one at a time.
+    /// </summary>
+    private void DeliverMessage(NetDevice<TunnelDriver> device, DatagramReceiveBatch batch, int index, FrameBatch frames, GroCoalescer? coalescer)
+    {
+        var peer = PeerIndexOf(batch, index);
+        var message = batch.Datagram(index);
+        var received = batch.ReceivedLength(index);
+        var segmentSize = batch.SegmentSize(index);
+        if (segmentSize <= 0 || received > message.Length)
+        {
+            DeliverDatagram(device, message, received, peer, frames, coalescer);
             return;
         }
-        consecutiveErrors = 0;
-        Deliver(device, skb, received, source);
-    }
-
-    /// <summary>Whether a datagram waits in the socket, so reading it will not block (<c>FIONREAD</c>).</summary>
-    private bool DatagramWaiting()
-    {
-        try
+        foreach (var datagram in new GroSegments(message, segmentSize))
         {
-            return !_stopping && _socket.Available > 0;
-        }
-        catch (Exception error) when (error is SocketException or ObjectDisposedException)
-        {
-            // Closed under us, or failing: the blocking receive that follows sees and handles it.
-            return false;
+            DeliverDatagram(device, datagram, datagram.Length, peer, frames, coalescer);
         }
     }
 
-    private void FlushCoalesced(GroCoalescer coalescer)
+    /// <summary>Judges one datagram and hands its frame on (merged, or copied into a frame of its own), or drops and counts it.</summary>
+    private void DeliverDatagram(NetDevice<TunnelDriver> device, Span<byte> datagram, int received, int peer, FrameBatch frames, GroCoalescer? coalescer)
     {
-        coalescer.Flush();
-        _rxCoalescedSegments = coalescer.MergedSegments;
-        _rxCoalescedFrames = coalescer.MergedFrames;
-    }
-
-    /// <summary>Reads one datagram into <paramref name="skb"/>'s data; returns its full length, or -1 when none was read.</summary>
-    private int ReceiveInto(SkBuff skb, SocketAddress source)
-    {
-        try
-        {
-            // MSG_TRUNC makes the kernel return the datagram's real length even when it did not fit,
-            // so a truncated datagram is recognised instead of being taken for a shorter frame.
-            return _socket.ReceiveFrom(skb.Data, SocketFlags.Truncated, source);
-        }
-        catch (Exception error) when (_stopping && error is SocketException or ObjectDisposedException)
-        {
-            return -1;
-        }
-        catch (SocketException error)
-        {
-            _rxSocketErrors++;
-            if (error.SocketErrorCode != _lastLoggedReceiveError)
-            {
-                _lastLoggedReceiveError = error.SocketErrorCode;
-                _device!.Logger.LogWarning("{Device}: receiving failed: {Error}; retrying, and counting errors while it lasts",
-                    _device.Name, error.SocketErrorCode);
-            }
-            return -1;
-        }
-    }
-
-    /// <summary>Hands the datagram's frame to the system, or drops it with the reason its verdict gives.</summary>
-    private void Deliver(NetDevice<TunnelDriver> device, [TakesOwnership] SkBuff skb, int received, SocketAddress source)
-    {
-        var verdict = Accept(skb, received, source.Equals(_remoteAddress), device.Mtu + NetDevice.LinkOverhead);
+        // Each datagram (also each one of a GRO super-datagram) is judged on its own, and with a key opened
+        // (replay-checked, authenticated and decrypted in place) before anything else looks at its frame.
+        var largestFrame = device.Mtu + NetDevice.LinkOverhead;
+        var verdict = _keyedReceiver is { } keyed
+            ? InspectKeyed(datagram, received, peer, largestFrame, keyed)
+            : Inspect(datagram, received, peer >= 0, largestFrame, _datagramHeaderLength, _datagramTrailerLength);
         _rxVerdicts[(int)verdict]++;
+        var skb = default(SkBuff);
         if (verdict != RxVerdict.Accepted)
         {
+            // The drop is counted the way every drop is: as a frame released with its reason.
+            skb = device.AllocSkb(ReceiveQueue);
             skb.Drop(DropReasonOf(verdict));
             return;
         }
         _rxBytes += received;
-        if (_coalescer is { } coalescer)
+        var frame = datagram[_datagramHeaderLength..(received - _datagramTrailerLength)];
+        _rxSessions = _keyedReceiver?.SessionsStarted ?? 0;
+        LearnFrom(peer, frame, received);
+        if (coalescer is not null && coalescer.TryMerge(frame))
+        {
+            return;
+        }
+        skb = device.AllocSkb(ReceiveQueue);
+        frame.CopyTo(skb.Put(frame.Length));
+        skb.Protocol = BinaryPrimitives.ReadUInt16BigEndian(frame[(2 * MacAddress.Length)..]);
+        if (coalescer is not null)
         {
             coalescer.Receive(skb);
         }
         else
         {
-            device.NetifRx(skb);
+            frames.Deliver(skb);
         }
+    }
+
+    private void Flush(FrameBatch frames, GroCoalescer? coalescer)
+    {
+        if (coalescer is not null)
+        {
+            coalescer.Flush();
+            _rxCoalescedSegments = coalescer.MergedSegments;
+            _rxCoalescedFrames = coalescer.MergedFrames;
+        }
+        frames.Flush();
     }
 
     /// <summary>
-    /// Judges one datagram of <paramref name="received"/> bytes read into <paramref name="skb"/>'s data
-    /// (which holds fewer when the datagram was truncated): its source first, then its size, then its
-    /// header. An accepted datagram's frame becomes the data (the header pulled, the protocol set); any
-    /// other verdict leaves the frame as it is. The frame is borrowed.
+    /// Judges one datagram of <paramref name="received"/> bytes whose first bytes <paramref name="datagram"/>
+    /// holds (fewer when it was truncated): its source first, then its size, then its header. An accepted
+    /// datagram's frame is the bytes between the <paramref name="headerLength"/>-byte header and the
+    /// <paramref name="trailerLength"/>-byte trailer.
     /// </summary>
     /// <remarks>Internal rather than private so that the fuzz target feeds it arbitrary datagrams.</remarks>
-    internal static RxVerdict Accept(SkBuff skb, int received, bool fromPeer, int largestFrame)
-    {
-        var verdict = Inspect(skb.Data, received, fromPeer, largestFrame);
-        if (verdict == RxVerdict.Accepted)
-        {
-            skb.Trim(received);
-            skb.Pull(TunnelHeader.Length);
-            skb.Protocol = BinaryPrimitives.ReadUInt16BigEndian(skb.Data[(2 * MacAddress.Length)..]);
-        }
-        return verdict;
-    }
-
-    private static RxVerdict Inspect(ReadOnlySpan<byte> buffer, int received, bool fromPeer, int largestFrame)
+    internal static RxVerdict Inspect(ReadOnlySpan<byte> datagram, int received, bool fromPeer, int largestFrame, int headerLength, int trailerLength)
     {
         if (!fromPeer)
         {
             return RxVerdict.ForeignSource;
         }
-        if (received > buffer.Length)
+        if (received > datagram.Length)
         {
             return RxVerdict.TooBig;
         }
-        switch (TunnelHeader.Check(buffer[..received]))
+        switch (TunnelHeader.Check(datagram[..received]))
         {
             case TunnelHeaderStatus.TooShort:
                 return RxVerdict.TooShort;
@@ -222,7 +230,7 @@ public sealed partial class TunnelDriver
             case TunnelHeaderStatus.UnknownType:
                 return RxVerdict.UnknownType;
         }
-        var frameLength = received - TunnelHeader.Length;
+        var frameLength = received - headerLength - trailerLength;
         if (frameLength < NetDevice.EthernetHeaderLength)
         {
             return RxVerdict.RuntFrame;
@@ -237,12 +245,82 @@ public sealed partial class TunnelDriver
         RxVerdict.BadMagic or RxVerdict.UnsupportedVersion => DropReason.InvalidHeader,
         RxVerdict.UnknownType => DropReason.UnhandledProtocol,
         RxVerdict.TooBig => DropReason.PacketTooBig,
+        RxVerdict.Unauthenticated or RxVerdict.SessionLimited => DropReason.Unauthenticated,
+        RxVerdict.AuthenticationFailed or RxVerdict.NewSessionFailed => DropReason.AuthenticationFailed,
+        RxVerdict.Replayed or RxVerdict.StaleSession => DropReason.Replayed,
         _ => throw new ArgumentOutOfRangeException(nameof(verdict), verdict, "An accepted datagram is not dropped."),
     };
 
-    /// <summary>Where the coalescer's frames go: the system, through the receive queue.</summary>
-    private sealed class SystemSink(NetDevice device) : IFrameSink
+    /// <summary>
+    /// Where received frames go: the system, through the receive queue, <see cref="NetDevice.ReceiveBatchSize"/>
+    /// at a time (<see cref="NetDevice.NetifReceiveBatch(ReadOnlySpan{SkBuff}, int)"/>), and the rest at
+    /// <see cref="Flush"/>. The coalescer's sink, and the receive thread's when it does not coalesce.
+    /// </summary>
+    /// <remarks><b>Invariants.</b> The first <c>_count</c> entries of <c>_frames</c> are live frames owned here;
+    /// used only by the receive thread.</remarks>
+    private sealed class FrameBatch(NetDevice device) : IFrameSink
     {
-        public void Deliver([TakesOwnership] SkBuff frame) => device.NetifRx(frame);
+        private readonly SkBuff[] _frames = new SkBuff[NetDevice.ReceiveBatchSize];
+        private int _count;
+
+        public void Deliver([TakesOwnership] SkBuff frame)
+        {
+            _frames[_count++] = frame;
+            if (_count == _frames.Length)
+            {
+                Flush();
+            }
+        }
+
+        public void Flush()
+        {
+            var count = _count;
+            _count = 0;
+            if (count > 0)
+            {
+                // A batch of ReceiveBatchSize frames at most is taken whole (delivered or dropped, each counted).
+                device.NetifReceiveBatch(_frames.AsSpan(0, count));
+                Array.Clear(_frames, 0, count);
+            }
+        }
+    }
+}
+
+/// <summary>
+/// The datagrams of a UDP GRO super-datagram: <c>segmentSize</c> bytes each, the last what is left.
+/// </summary>
+/// <remarks><b>Invariants.</b> <c>_offset</c> is the start of the next datagram, at most the message's length;
+/// <c>_segmentSize</c> ≥ 1.</remarks>
+internal ref struct GroSegments
+{
+    private readonly Span<byte> _message;
+    private readonly int _segmentSize;
+    private int _offset;
+
+    /// <summary>Walks <paramref name="message"/> in datagrams of <paramref name="segmentSize"/> bytes (at least 1).</summary>
+    public GroSegments(Span<byte> message, int segmentSize)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(segmentSize, 1);
+        _message = message;
+        _segmentSize = segmentSize;
+        _offset = 0;
+        Current = default;
+    }
+
+    /// <summary>The datagram the walk is at.</summary>
+    public Span<byte> Current { get; private set; }
+
+    public readonly GroSegments GetEnumerator() => this;
+
+    public bool MoveNext()
+    {
+        if (_offset >= _message.Length)
+        {
+            return false;
+        }
+        var length = Math.Min(_segmentSize, _message.Length - _offset);
+        Current = _message.Slice(_offset, length);
+        _offset += length;
+        return true;
     }
 }

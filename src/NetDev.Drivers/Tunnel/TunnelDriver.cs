@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using NetDev.Hosting;
+using NetDev.Linux;
 using NetDev.Offload;
 
 namespace NetDev.Drivers.Tunnel;
@@ -20,19 +21,22 @@ namespace NetDev.Drivers.Tunnel;
 /// <see cref="GetStatistics"/> add the tunnel's own counters.</para>
 /// <para>Offloads (<see cref="TunnelOffloads"/>, docs/tunnel.md): by default the device takes the system's
 /// checksum and segmentation offloads, so TCP hands it frames of up to 64 KiB with partial checksums;
-/// <see cref="StartXmit"/> completes the checksum or cuts the frame into wire-size segments in place
-/// (<see cref="GsoSegmenter.SegmentInPlace"/>), each sent as its own datagram, so the peer receives what it
-/// would have without offloads. With <see cref="TunnelOffloads.SegmentationAndCoalescing"/> the receive
-/// thread also merges consecutive TCP segments (<see cref="GroCoalescer"/>) before handing them on.</para>
+/// <see cref="StartXmit"/> completes the checksum, or cuts the frame once into wire-size segments laid back to
+/// back in the queue's buffer (<see cref="GsoSegmenter.SegmentPacked"/>), each behind its own header, and hands
+/// them all to the kernel in one call (<see cref="UdpDatagramSocket"/>: UDP GSO, else <c>sendmmsg</c>, else one
+/// <c>sendmsg</c> each), so the peer receives what it would have without offloads. The receive thread takes many
+/// datagrams per call (UDP GRO and <c>recvmmsg</c>), judges each datagram on its own, and with
+/// <see cref="TunnelOffloads.SegmentationAndCoalescing"/> merges consecutive TCP segments
+/// (<see cref="GroCoalescer"/>) into 64 KiB frames before handing them on in batches.</para>
 /// <para>Threads: <see cref="StartXmit"/> runs on each queue's thread and only reads shared state (the
-/// socket and the peer's address); the receive thread is the only writer of the receive counters and the
-/// owner of queue 0's receive pool. Sending and receiving allocate nothing per frame: the header is
-/// pushed into the frame's headroom (also in front of each segment), and datagrams are read straight
-/// into pooled buffers.</para>
+/// socket and the peer's address) besides its queue's own buffer and counters; the receive thread is the only
+/// writer of the receive counters and the owner of queue 0's receive pool. Sending and receiving allocate
+/// nothing per frame: a single datagram's header is pushed into the frame's headroom, segments are cut into
+/// the queue's buffer, and datagrams are read into the receive thread's batch and copied once into pooled frames.</para>
 /// <para>Datagrams from any source but the peer, and datagrams that are too short, too long or carry a
 /// header this implementation does not take, are dropped with a <see cref="DropReason"/> and counted;
 /// docs/tunnel.md lists which is which.</para>
-/// <para><b>Invariants.</b> The driver owns <c>_socket</c> from construction on and is the only one to
+/// <para><b>Invariants.</b> The driver owns <c>_datagrams</c> (and its socket) from construction on and is the only one to
 /// close it. <c>_device</c>, <c>_txCounters</c> and <c>_receiver</c> are set once, by <see cref="Init"/>,
 /// before any frame; <c>_coalescer</c> is set and used only by the receive thread. Once <c>_stopping</c> is set it stays set, and the socket is closed right after,
 /// which ends the receive thread.</para>
@@ -60,8 +64,11 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
     private const int LargestIpPacket = 65535;
     private static readonly TimeSpan ReceiverExitTimeout = TimeSpan.FromSeconds(10);
 
-    private readonly Socket _socket;
-    private readonly SocketAddress _remoteAddress;
+    private readonly UdpDatagramSocket _datagrams;
+    // What every wire datagram carries around its frame: the header in front, the trailer behind (the
+    // keyed format's 28 and 16 bytes; set by InitKey).
+    private int _datagramHeaderLength = TunnelHeader.Length;
+    private int _datagramTrailerLength;
     private NetDevice<TunnelDriver>? _device;
     private TxCounters[] _txCounters = [];
     private Thread? _receiver;
@@ -76,14 +83,36 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
     /// at teardown (or right away on failure). Nobody else may read from it.</remarks>
     /// <param name="socket">A bound UDP socket (IPv4, or IPv6, dual-stack if the peer is an IPv4 address).</param>
     /// <param name="remote">The peer instance's address and port.</param>
-    /// <param name="offloads">What the driver does with the system's offloads; pass the same to <see cref="Setup"/> (<see cref="CreateRegistration"/> does).</param>
+    /// <param name="offloads">What the driver does with the system's offloads; pass the same to <see cref="Setup"/> (CreateRegistration does).</param>
+    /// <param name="sendPath">The fastest way datagrams may be sent (lower values force a fallback; what the kernel takes is probed).</param>
+    /// <param name="receivePath">The fastest way datagrams may be received (likewise).</param>
     /// <exception cref="ArgumentException">The socket is not a bound UDP socket, or the peer cannot be reached with it.</exception>
-    public TunnelDriver(Socket socket, IPEndPoint remote, TunnelOffloads offloads = TunnelOffloads.Segmentation)
+    public TunnelDriver(Socket socket, IPEndPoint remote, TunnelOffloads offloads = TunnelOffloads.Segmentation,
+        DatagramSendPath sendPath = DatagramSendPath.Segmented, DatagramReceivePath receivePath = DatagramReceivePath.Coalesced)
+        : this(socket, [remote ?? throw new ArgumentNullException(nameof(remote))], offloads, null, sendPath, receivePath)
+    {
+    }
+
+    /// <summary>
+    /// Makes a driver that carries frames to and from <paramref name="peers"/> through <paramref name="socket"/>
+    /// (see <see cref="TunnelDriver(Socket, IPEndPoint, TunnelOffloads, DatagramSendPath, DatagramReceivePath)"/>): with
+    /// more than one peer it learns behind which peer each MAC address sits and replicates the rest to all; with
+    /// <see cref="TunnelOptions.Key"/> every datagram is authenticated and encrypted.
+    /// </summary>
+    /// <param name="socket">A bound UDP socket; owned from this call on, also when it throws.</param>
+    /// <param name="peers">The peer instances' addresses and ports, 1 to <see cref="MaxPeers"/>, each once.</param>
+    /// <param name="offloads">What the driver does with the system's offloads; pass the same to <see cref="Setup"/>.</param>
+    /// <param name="options">The key and the forwarding database's size and ageing; none when omitted.</param>
+    /// <param name="sendPath">The fastest way datagrams may be sent.</param>
+    /// <param name="receivePath">The fastest way datagrams may be received.</param>
+    /// <exception cref="ArgumentException">The socket is not a bound UDP socket, or a peer cannot be reached with it or is named twice.</exception>
+    public TunnelDriver(Socket socket, IReadOnlyList<IPEndPoint> peers, TunnelOffloads offloads = TunnelOffloads.Segmentation, TunnelOptions? options = null,
+        DatagramSendPath sendPath = DatagramSendPath.Segmented, DatagramReceivePath receivePath = DatagramReceivePath.Coalesced)
     {
         ArgumentNullException.ThrowIfNull(socket);
         try
         {
-            ArgumentNullException.ThrowIfNull(remote);
+            ArgumentNullException.ThrowIfNull(peers);
             if (!Enum.IsDefined(offloads))
             {
                 throw new ArgumentOutOfRangeException(nameof(offloads), offloads, "Not a TunnelOffloads value.");
@@ -98,11 +127,11 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
                 throw new ArgumentException("The tunnel's socket must be bound to its local address and port first.", nameof(socket));
             }
             Local = local;
-            Remote = NormalizeRemote(socket, remote);
+            Options = options ?? new TunnelOptions();
+            InitPeers(socket, peers);
             UnderlayFamily = Remote.Address.IsIPv4MappedToIPv6 ? AddressFamily.InterNetwork : Remote.AddressFamily;
-            // The received source is compared with this byte for byte; the socket's family decides its form.
-            _remoteAddress = Remote.Serialize();
-            _socket = socket;
+            InitKey();
+            _datagrams = new UdpDatagramSocket(socket, sendPath, receivePath);
         }
         catch
         {
@@ -117,11 +146,20 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
     /// <summary>The local address and port the socket is bound to.</summary>
     public IPEndPoint Local { get; }
 
-    /// <summary>The peer's address and port, in the socket's address family (an IPv4 peer of an IPv6 socket as a mapped address).</summary>
-    public IPEndPoint Remote { get; }
+    /// <summary>The first peer's address and port, in the socket's address family (an IPv4 peer of an IPv6 socket as a mapped address).</summary>
+    public IPEndPoint Remote => Peers[0];
+
+    /// <summary>The key and forwarding database settings the driver was made with.</summary>
+    public TunnelOptions Options { get; }
 
     /// <summary>The IP version the datagrams travel over: <see cref="AddressFamily.InterNetwork"/> or <see cref="AddressFamily.InterNetworkV6"/>.</summary>
     public AddressFamily UnderlayFamily { get; }
+
+    /// <summary>How datagrams are sent now: the fastest path the kernel took (it may step down when a send is refused).</summary>
+    public DatagramSendPath SendPath => _datagrams.SendPath;
+
+    /// <summary>How datagrams are received now: the fastest path the kernel took.</summary>
+    public DatagramReceivePath ReceivePath => _datagrams.ReceivePath;
 
     /// <summary>What the driver does with the system's offloads (chosen at construction).</summary>
     public TunnelOffloads Offloads { get; }
@@ -137,52 +175,20 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
     public bool IsReceiving => _receiver is { IsAlive: true };
 
     /// <summary>
-    /// Bytes the outer headers add to a frame's payload: IP, UDP, the tunnel header and the inner
-    /// Ethernet header. An MTU of the underlay minus this is the largest tunnel MTU that needs no fragmentation.
-    /// </summary>
-    /// <param name="underlay">The IP version of the underlay.</param>
-    public static int Overhead(AddressFamily underlay) =>
-        IpHeaderLength(underlay) + UdpHeaderLength + TunnelHeader.Length + NetDevice.EthernetHeaderLength;
-
-    /// <summary>
-    /// The default MTU on an underlay with MTU <paramref name="underlayMtu"/>: 1454 over IPv4 and 1434 over
-    /// IPv6 with Ethernet's 1500, so that no outer datagram is fragmented.
-    /// </summary>
-    /// <exception cref="ArgumentOutOfRangeException">The result would be below <see cref="MinimumMtu"/>.</exception>
-    public static int DefaultMtu(AddressFamily underlay, int underlayMtu = DefaultUnderlayMtu)
-    {
-        var mtu = underlayMtu - Overhead(underlay);
-        if (mtu < MinimumMtu)
-        {
-            throw new ArgumentOutOfRangeException(nameof(underlayMtu), underlayMtu,
-                $"An underlay MTU of {underlayMtu} leaves {mtu} bytes for the tunnel, below the minimum of {MinimumMtu}.");
-        }
-        return mtu;
-    }
-
-    /// <summary>
-    /// The largest MTU: the largest UDP payload (65507 bytes over IPv4, 65527 over IPv6) less the tunnel
-    /// header and an Ethernet header with a VLAN tag. Beyond the underlay's MTU the outer datagrams are
-    /// fragmented by IP.
-    /// </summary>
-    public static int MaximumMtu(AddressFamily underlay)
-    {
-        var largestUdpPayload = underlay == AddressFamily.InterNetworkV6
-            ? LargestIpPacket - UdpHeaderLength // IPv6's payload length does not count its own header
-            : LargestIpPacket - Ipv4HeaderLength - UdpHeaderLength;
-        return largestUdpPayload - TunnelHeader.Length - NetDevice.LinkOverhead;
-    }
-
-    /// <summary>
     /// Makes <paramref name="device"/> a tunnel device: the <c>tunnel%d</c> name template, an Ethernet
     /// device that does ARP, broadcast and multicast like any segment, a random locally administered
     /// address, every offload unless <paramref name="offloads"/> is <see cref="TunnelOffloads.None"/>, and
     /// the MTU range and default of <paramref name="underlay"/> with <paramref name="underlayMtu"/>.
     /// </summary>
-    public static void Setup(NetDevice device, AddressFamily underlay, int underlayMtu = DefaultUnderlayMtu, TunnelOffloads offloads = TunnelOffloads.Segmentation)
+    /// <param name="device">The device to set up.</param>
+    /// <param name="underlay">The IP version of the underlay.</param>
+    /// <param name="underlayMtu">The underlay's MTU.</param>
+    /// <param name="offloads">The driver's offload mode.</param>
+    /// <param name="keyed">Whether the driver has a key (<see cref="IsKeyed"/>), which leaves less room for the frame.</param>
+    public static void Setup(NetDevice device, AddressFamily underlay, int underlayMtu = DefaultUnderlayMtu, TunnelOffloads offloads = TunnelOffloads.Segmentation, bool keyed = false)
     {
         ArgumentNullException.ThrowIfNull(device);
-        var mtu = DefaultMtu(underlay, underlayMtu);
+        var mtu = DefaultMtu(underlay, underlayMtu, keyed);
         device.Name = DefaultNameTemplate;
         device.Flags = (device.Flags | DeviceFlags.Broadcast | DeviceFlags.Multicast) & ~DeviceFlags.NoArp;
         device.MacAddress = MacAddress.RandomLocal();
@@ -192,7 +198,7 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
         device.Features = offloads == TunnelOffloads.None ? DeviceFeatures.None : DeviceFeatures.All;
         device.MinMtu = MinimumMtu;
         // The range first: the MTU must lie inside it when set.
-        device.MaxMtu = MaximumMtu(underlay);
+        device.MaxMtu = MaximumMtu(underlay, keyed);
         device.Mtu = mtu;
     }
 
@@ -202,13 +208,15 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
     /// make the interface exist. The registration owns the driver, and the driver the socket.
     /// </summary>
     /// <param name="host">Where the interface will exist (for the Linux host, the network namespace is its option).</param>
-    /// <param name="socket">A bound UDP socket, see <see cref="TunnelDriver(Socket, IPEndPoint, TunnelOffloads)"/>; owned from this call on, also when it throws.</param>
+    /// <param name="socket">A bound UDP socket, see <see cref="TunnelDriver(Socket, IPEndPoint, TunnelOffloads, DatagramSendPath, DatagramReceivePath)"/>; owned from this call on, also when it throws.</param>
     /// <param name="remote">The peer instance's address and port.</param>
     /// <param name="name">An interface name or template with <c>%d</c>; <see cref="DefaultNameTemplate"/> when omitted.</param>
     /// <param name="underlayMtu">The MTU of the path to the peer, from which the default MTU is computed.</param>
     /// <param name="txQueues">Transmit queues, 1 to 256; frames are received on queue 0.</param>
     /// <param name="loggerFactory">Where the device logs; nothing is logged when omitted.</param>
     /// <param name="offloads">What the device does with the system's offloads; segmentation by default.</param>
+    /// <param name="sendPath">The fastest send path allowed; see <see cref="TunnelDriver(Socket, IPEndPoint, TunnelOffloads, DatagramSendPath, DatagramReceivePath)"/>.</param>
+    /// <param name="receivePath">The fastest receive path allowed.</param>
     /// <exception cref="ArgumentException">Invalid socket, peer, name, MTU or offloads; the socket is closed.</exception>
     public static Registration<TunnelDriver> CreateRegistration(
         INetDeviceHost host,
@@ -218,14 +226,49 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
         int underlayMtu = DefaultUnderlayMtu,
         int txQueues = 1,
         ILoggerFactory? loggerFactory = null,
-        TunnelOffloads offloads = TunnelOffloads.Segmentation)
+        TunnelOffloads offloads = TunnelOffloads.Segmentation,
+        DatagramSendPath sendPath = DatagramSendPath.Segmented,
+        DatagramReceivePath receivePath = DatagramReceivePath.Coalesced)
     {
-        var driver = new TunnelDriver(socket, remote, offloads);
+        ArgumentNullException.ThrowIfNull(remote);
+        return CreateRegistration(host, socket, [remote], name, underlayMtu, txQueues, loggerFactory, offloads, null, sendPath, receivePath);
+    }
+
+    /// <summary>
+    /// Allocates a tunnel device to <paramref name="peers"/>, as the overload with one peer does, with
+    /// <paramref name="options"/> (the key, the forwarding database).
+    /// </summary>
+    /// <param name="host">Where the interface will exist.</param>
+    /// <param name="socket">A bound UDP socket; owned from this call on, also when it throws.</param>
+    /// <param name="peers">The peer instances, 1 to <see cref="MaxPeers"/>.</param>
+    /// <param name="name">An interface name or template with <c>%d</c>.</param>
+    /// <param name="underlayMtu">The MTU of the path to the peers.</param>
+    /// <param name="txQueues">Transmit queues, 1 to 256.</param>
+    /// <param name="loggerFactory">Where the device logs.</param>
+    /// <param name="offloads">What the device does with the system's offloads.</param>
+    /// <param name="options">The key and the forwarding database; an unkeyed tunnel when omitted.</param>
+    /// <param name="sendPath">The fastest send path allowed.</param>
+    /// <param name="receivePath">The fastest receive path allowed.</param>
+    /// <exception cref="ArgumentException">Invalid socket, peers, name, MTU or offloads; the socket is closed.</exception>
+    public static Registration<TunnelDriver> CreateRegistration(
+        INetDeviceHost host,
+        Socket socket,
+        IReadOnlyList<IPEndPoint> peers,
+        string? name = null,
+        int underlayMtu = DefaultUnderlayMtu,
+        int txQueues = 1,
+        ILoggerFactory? loggerFactory = null,
+        TunnelOffloads offloads = TunnelOffloads.Segmentation,
+        TunnelOptions? options = null,
+        DatagramSendPath sendPath = DatagramSendPath.Segmented,
+        DatagramReceivePath receivePath = DatagramReceivePath.Coalesced)
+    {
+        var driver = new TunnelDriver(socket, peers, offloads, options, sendPath, receivePath);
         Registration<TunnelDriver>? registration = null;
         try
         {
             registration = new Registration<TunnelDriver>(host, txQueues, 1, driver, loggerFactory);
-            Setup(registration.Device, driver.UnderlayFamily, underlayMtu, offloads);
+            Setup(registration.Device, driver.UnderlayFamily, underlayMtu, offloads, driver.IsKeyed);
             if (name is not null)
             {
                 registration.Device.Name = name;
@@ -297,7 +340,7 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
         _txCounters = new TxCounters[device.Queues.Count];
         for (var i = 0; i < _txCounters.Length; i++)
         {
-            _txCounters[i] = new TxCounters();
+            _txCounters[i] = new TxCounters(_datagrams.SendPath, Peers.Count, NewSender(i));
         }
         var receiver = new Thread(ReceiveLoop)
         {
@@ -306,123 +349,15 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
         };
         _receiver = receiver;
         receiver.Start();
-        device.Logger.LogInformation("{Device}: tunnel from {Local} to {Remote} over {Underlay}, MTU {Mtu}, offloads {Features}{Coalescing}",
-            device.Name, Local, Remote, UnderlayFamily == AddressFamily.InterNetwork ? "IPv4" : "IPv6", device.Mtu, device.Features,
+        device.Logger.LogInformation("{Device}: {Keyed} tunnel from {Local} to {Peers} over {Underlay}, MTU {Mtu}, sending with {SendPath}, receiving with {ReceivePath}, offloads {Features}{Coalescing}",
+            device.Name, IsKeyed ? "keyed (AES-256-GCM)" : "unauthenticated", Local, DescribePeers(), UnderlayFamily == AddressFamily.InterNetwork ? "IPv4" : "IPv6", device.Mtu,
+            DescribeSendPath(SendPath), DescribeReceivePath(ReceivePath), device.Features,
             IsCoalescing ? ", receive coalescing" : Offloads == TunnelOffloads.SegmentationAndCoalescing ? ", no receive coalescing (no TSO in force)" : "");
     }
 
     /// <summary>Closes the socket and waits for the receive thread to end (<c>ndo_uninit</c>).</summary>
     /// <exception cref="InvalidOperationException">The receive thread did not end in time (it would be a bug).</exception>
     public void Uninit(NetDevice<TunnelDriver> device) => StopReceiving();
-
-    /// <summary>
-    /// Sends the frame to the peer (<c>ndo_start_xmit</c>): as one datagram, its checksum completed first if
-    /// the system left it partial; or, for a segmentation-offload frame, as one datagram per wire-size
-    /// segment, cut in place. The header goes into the room in front of the frame or segment, so no payload
-    /// is copied. A send the system refuses, or a frame whose offload cannot be carried out, drops the frame
-    /// with a reason and counts a transmit error; segments already sent stay sent.
-    /// </summary>
-    public TxResult StartXmit(NetDevice<TunnelDriver> device, SkBuff skb)
-    {
-        var queue = device.Queues[skb.QueueIndex];
-        var counters = _txCounters[queue.Index];
-        if (skb.Headroom < TunnelHeader.Length)
-        {
-            // Every pool reserves headroom for this; a frame without it did not come from one.
-            queue.CountTxError();
-            skb.Drop(DropReason.TransmitError);
-            return TxResult.Ok;
-        }
-        var failure = skb.Offload.GsoType == GsoType.None
-            ? SendFrame(device, queue, counters, skb)
-            : SendSegments(device, queue, counters, skb);
-        if (failure is { } reason)
-        {
-            skb.Drop(reason);
-        }
-        else
-        {
-            skb.Consume();
-        }
-        return TxResult.Ok;
-    }
-
-    /// <summary>Sends a frame that needs no segmentation; returns why it failed, or null when it was sent.</summary>
-    private DropReason? SendFrame(NetDevice<TunnelDriver> device, DeviceQueue queue, TxCounters counters, SkBuff skb)
-    {
-        var result = PartialChecksum.Complete(skb);
-        return result == OffloadResult.Done ? Send(device, queue, counters, skb) : OffloadFailed(device, queue, counters, skb, result);
-    }
-
-    /// <summary>Cuts a segmentation-offload frame in place and sends each segment; returns why it failed, or null when all were sent.</summary>
-    private DropReason? SendSegments(NetDevice<TunnelDriver> device, DeviceQueue queue, TxCounters counters, SkBuff skb)
-    {
-        var result = GsoSegmenter.SegmentInPlace(skb, out var segments);
-        if (result != OffloadResult.Done)
-        {
-            return OffloadFailed(device, queue, counters, skb, result);
-        }
-        counters.SegmentedFrames++;
-        while (segments.MoveNext(skb))
-        {
-            if (Send(device, queue, counters, skb) is { } reason)
-            {
-                return reason;
-            }
-        }
-        return null;
-    }
-
-    /// <summary>
-    /// Sends the frame's data, a wire-size frame, as one datagram behind the tunnel header and counts it;
-    /// returns why it failed (counted and logged), or null when it was sent.
-    /// </summary>
-    private DropReason? Send(NetDevice<TunnelDriver> device, DeviceQueue queue, TxCounters counters, SkBuff skb)
-    {
-        var frameLength = skb.Length;
-        TunnelHeader.Ethernet.WriteTo(skb.Push(TunnelHeader.Length));
-        skb.TxTimestamp();
-        var datagramLength = skb.Length;
-        SocketError error;
-        try
-        {
-            error = _socket.SendTo(skb.Data, SocketFlags.None, _remoteAddress) == datagramLength ? SocketError.Success : SocketError.MessageSize;
-        }
-        catch (SocketException exception)
-        {
-            error = exception.SocketErrorCode;
-        }
-        if (error != SocketError.Success)
-        {
-            queue.CountTxError();
-            counters.SendErrors++;
-            if (error != counters.LastLoggedError)
-            {
-                counters.LastLoggedError = error;
-                device.Logger.LogWarning("{Device}: sending to {Remote} failed on queue {Queue}: {Error}; frames are dropped and counted while it lasts",
-                    device.Name, Remote, queue.Index, error);
-            }
-            return DropReasonOf(error);
-        }
-        queue.CountTx(frameLength);
-        counters.Datagrams++;
-        counters.Bytes += datagramLength;
-        return null;
-    }
-
-    /// <summary>Counts (and logs, the first time on the queue) a frame whose offload could not be carried out.</summary>
-    private static DropReason OffloadFailed(NetDevice<TunnelDriver> device, DeviceQueue queue, TxCounters counters, SkBuff skb, OffloadResult result)
-    {
-        queue.CountTxError();
-        counters.OffloadErrors++;
-        if (!counters.LoggedOffloadError)
-        {
-            counters.LoggedOffloadError = true;
-            device.Logger.LogWarning("{Device}: a {Length}-byte frame with offload {Offload} could not be finished ({Result}) on queue {Queue}; such frames are dropped and counted in tunnel_tx_offload_errors",
-                device.Name, skb.Length, skb.Offload, result, queue.Index);
-        }
-        return result == OffloadResult.Unsupported ? DropReason.UnhandledProtocol : DropReason.InvalidHeader;
-    }
 
     /// <summary>Adds the receive errors only the tunnel sees (malformed datagrams, socket errors) to the framework's counters.</summary>
     public void GetStats64(NetDevice<TunnelDriver> device, ref LinkStats64 stats)
@@ -431,12 +366,13 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
         var frameErrors = RxCount(RxVerdict.BadMagic) + RxCount(RxVerdict.UnsupportedVersion) + RxCount(RxVerdict.UnknownType);
         stats.RxLengthErrors += lengthErrors;
         stats.RxFrameErrors += frameErrors;
-        stats.RxErrors += lengthErrors + frameErrors + Volatile.Read(ref _rxSocketErrors);
+        stats.RxErrors += lengthErrors + frameErrors + Volatile.Read(ref _rxSocketErrors)
+            + RxCount(RxVerdict.AuthenticationFailed) + RxCount(RxVerdict.NewSessionFailed);
     }
 
     /// <summary>The driver's name and version, with the tunnel's endpoints as its "bus".</summary>
     public DriverInfo GetDriverInfo(NetDevice<TunnelDriver> device) =>
-        DriverInfo.For(device) with { BusInfo = $"udp {Local} -> {Remote}" };
+        DriverInfo.For(device) with { BusInfo = $"udp {Local} -> {DescribePeers()}" };
 
     /// <summary>
     /// The tunnel's own counters (<c>ethtool -S</c>): datagrams and underlay bytes each way, send errors,
@@ -449,6 +385,7 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
             new("tunnel_tx_datagrams", _txCounters.Sum(c => Volatile.Read(ref c.Datagrams))),
             new("tunnel_tx_bytes", _txCounters.Sum(c => Volatile.Read(ref c.Bytes))),
             new("tunnel_tx_send_errors", _txCounters.Sum(c => Volatile.Read(ref c.SendErrors))),
+            new("tunnel_tx_send_calls", _txCounters.Sum(c => Volatile.Read(ref c.SendCalls))),
             new("tunnel_tx_segmented_frames", _txCounters.Sum(c => Volatile.Read(ref c.SegmentedFrames))),
             new("tunnel_tx_offload_errors", _txCounters.Sum(c => Volatile.Read(ref c.OffloadErrors))),
             new("tunnel_rx_datagrams", RxCount(RxVerdict.Accepted)),
@@ -461,21 +398,28 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
             new("tunnel_rx_runt_frames", RxCount(RxVerdict.RuntFrame)),
             new("tunnel_rx_too_big", RxCount(RxVerdict.TooBig)),
             new("tunnel_rx_socket_errors", Volatile.Read(ref _rxSocketErrors)),
+            new("tunnel_rx_receive_calls", Volatile.Read(ref _rxCalls)),
             new("tunnel_rx_coalesced_segments", Volatile.Read(ref _rxCoalescedSegments)),
             new("tunnel_rx_coalesced_frames", Volatile.Read(ref _rxCoalescedFrames)),
         };
+        AddKeyedStatistics(statistics);
+        AddPeerStatistics(statistics);
         return statistics;
     }
 
     /// <summary>Closes the socket and ends the receive thread if <see cref="Uninit"/> did not already.</summary>
-    public void Dispose() => StopReceiving();
+    public void Dispose()
+    {
+        StopReceiving();
+        DisposeKeys();
+    }
 
     private void StopReceiving()
     {
         _stopping = true;
         // Closing the socket is what wakes a receive blocked in it: on Linux the runtime shuts the socket
         // down before closing it, and a blocked recvfrom returns (the teardown tests check the thread ends).
-        _socket.Dispose();
+        _datagrams.Dispose();
         var receiver = _receiver;
         if (receiver is not null && receiver != Thread.CurrentThread && !receiver.Join(ReceiverExitTimeout))
         {
@@ -484,70 +428,5 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
         }
     }
 
-    private static IPEndPoint NormalizeRemote(Socket socket, IPEndPoint remote)
-    {
-        var address = remote.Address;
-        if (remote.Port == 0)
-        {
-            throw new ArgumentException($"The peer {remote} needs a port.", nameof(remote));
-        }
-        if (address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any) || address.Equals(IPAddress.Broadcast))
-        {
-            throw new ArgumentException($"The peer {remote} must be one host's address.", nameof(remote));
-        }
-        if (address.IsIPv6Multicast || (address.AddressFamily == AddressFamily.InterNetwork && (address.GetAddressBytes()[0] & 0xF0) == 0xE0))
-        {
-            throw new ArgumentException($"The peer {remote} is a multicast address; the tunnel has exactly one peer.", nameof(remote));
-        }
-        switch (socket.AddressFamily, address.AddressFamily)
-        {
-            case (AddressFamily.InterNetwork, AddressFamily.InterNetwork):
-            case (AddressFamily.InterNetworkV6, AddressFamily.InterNetworkV6) when !address.IsIPv4MappedToIPv6 || socket.DualMode:
-                return remote;
-            case (AddressFamily.InterNetwork, AddressFamily.InterNetworkV6) when address.IsIPv4MappedToIPv6:
-                return new IPEndPoint(address.MapToIPv4(), remote.Port);
-            case (AddressFamily.InterNetworkV6, AddressFamily.InterNetwork) when socket.DualMode:
-                return new IPEndPoint(address.MapToIPv6(), remote.Port);
-            default:
-                throw new ArgumentException(
-                    $"A {Describe(socket.AddressFamily)} socket{(socket.AddressFamily == AddressFamily.InterNetworkV6 ? " without dual mode" : "")} cannot reach the peer {remote}.", nameof(remote));
-        }
-    }
 
-    private static string Describe(AddressFamily family) => family switch
-    {
-        AddressFamily.InterNetwork => "IPv4",
-        AddressFamily.InterNetworkV6 => "IPv6",
-        _ => family.ToString(),
-    };
-
-    private static int IpHeaderLength(AddressFamily underlay) => underlay switch
-    {
-        AddressFamily.InterNetwork => Ipv4HeaderLength,
-        AddressFamily.InterNetworkV6 => Ipv6HeaderLength,
-        _ => throw new ArgumentOutOfRangeException(nameof(underlay), underlay, "The underlay is IPv4 or IPv6."),
-    };
-
-    private static DropReason DropReasonOf(SocketError error) => error switch
-    {
-        SocketError.MessageSize => DropReason.PacketTooBig,
-        SocketError.NetworkUnreachable or SocketError.HostUnreachable or SocketError.AddressNotAvailable or SocketError.ConnectionRefused => DropReason.NoRoute,
-        SocketError.NoBufferSpaceAvailable or SocketError.WouldBlock => DropReason.QueueFull,
-        _ => DropReason.TransmitError,
-    };
-
-    /// <summary>
-    /// One transmit queue's own counters.
-    /// </summary>
-    /// <remarks><b>Invariants.</b> Written only on the queue's thread (plain writes), read elsewhere as snapshots.</remarks>
-    private sealed class TxCounters
-    {
-        public long Datagrams;
-        public long Bytes;
-        public long SendErrors;
-        public long SegmentedFrames;
-        public long OffloadErrors;
-        public SocketError LastLoggedError = SocketError.Success;
-        public bool LoggedOffloadError;
-    }
 }

@@ -31,6 +31,9 @@ public readonly record struct TunnelHeader(ushort Magic, byte Version, TunnelPay
     /// <summary>The only version this implementation writes and accepts.</summary>
     public const byte CurrentVersion = 1;
 
+    /// <summary>The version of the keyed format (<see cref="KeyedFormat"/>): authenticated and encrypted datagrams.</summary>
+    public const byte KeyedVersion = 2;
+
     /// <summary>The header of a datagram that carries an Ethernet frame, as this implementation sends it.</summary>
     public static TunnelHeader Ethernet => new(ExpectedMagic, CurrentVersion, TunnelPayloadType.Ethernet);
 
@@ -48,7 +51,7 @@ public readonly record struct TunnelHeader(ushort Magic, byte Version, TunnelPay
     }
 
     /// <summary>
-    /// Reads the header at the start of <paramref name="datagram"/> without judging it; see <see cref="Check"/>.
+    /// Reads the header at the start of <paramref name="datagram"/> without judging it; see <see cref="Check(ReadOnlySpan{byte})"/>.
     /// </summary>
     /// <returns><see langword="false"/> when the datagram is shorter than a header.</returns>
     public static bool TryRead(ReadOnlySpan<byte> datagram, out TunnelHeader header)
@@ -66,7 +69,13 @@ public readonly record struct TunnelHeader(ushort Magic, byte Version, TunnelPay
     /// Judges the header at the start of <paramref name="datagram"/>: whether this implementation can take
     /// the datagram, and if not, what is wrong with it first (length, then magic, then version, then type).
     /// </summary>
-    public static TunnelHeaderStatus Check(ReadOnlySpan<byte> datagram)
+    public static TunnelHeaderStatus Check(ReadOnlySpan<byte> datagram) => Check(datagram, CurrentVersion);
+
+    /// <summary>
+    /// Judges the header as <see cref="Check(ReadOnlySpan{byte})"/> does, for a receiver that takes version
+    /// <paramref name="version"/> only (<see cref="CurrentVersion"/> unkeyed, <see cref="KeyedVersion"/> keyed).
+    /// </summary>
+    public static TunnelHeaderStatus Check(ReadOnlySpan<byte> datagram, byte version)
     {
         if (!TryRead(datagram, out var header))
         {
@@ -76,7 +85,7 @@ public readonly record struct TunnelHeader(ushort Magic, byte Version, TunnelPay
         {
             return TunnelHeaderStatus.BadMagic;
         }
-        if (header.Version != CurrentVersion)
+        if (header.Version != version)
         {
             return TunnelHeaderStatus.UnsupportedVersion;
         }
@@ -94,10 +103,10 @@ public enum TunnelPayloadType : byte
     Ethernet = 0,
 }
 
-/// <summary>The verdict of <see cref="TunnelHeader.Check"/> on a received datagram.</summary>
+/// <summary>The verdict of <see cref="TunnelHeader.Check(ReadOnlySpan{byte}, byte)"/> on a received datagram.</summary>
 public enum TunnelHeaderStatus
 {
-    /// <summary>A version-1 header of an Ethernet frame: the datagram can be taken.</summary>
+    /// <summary>A header of the version asked for, of an Ethernet frame: the datagram can be taken.</summary>
     Valid,
 
     /// <summary>The datagram is shorter than a header.</summary>

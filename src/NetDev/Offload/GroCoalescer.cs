@@ -101,7 +101,7 @@ public sealed class GroCoalescer
         var flowIndex = FindFlow(frame, layout);
         var payloadLength = 0;
         var candidate = (layout.IsIpv6 ? _tcpV6 : _tcpV4) && skb.Offload.GsoType == GsoType.None
-            && IsCandidate(skb, frame, layout, out payloadLength);
+            && IsCandidate(skb.Offload, frame, layout, out payloadLength);
         if (flowIndex >= 0 && candidate && _flows[flowIndex].CanAppend(frame, layout, payloadLength))
         {
             Append(flowIndex, frame, layout, payloadLength);
@@ -127,6 +127,30 @@ public sealed class GroCoalescer
         _flows[_held++].Hold(skb, frame, layout, payloadLength);
     }
 
+    /// <summary>
+    /// Merges <paramref name="frame"/>, a received frame that is not in a frame buffer of its own (one
+    /// datagram of many read at once), into the frame held for its flow when it continues it exactly, as
+    /// <see cref="Receive"/> would: its payload is copied onto the held frame. Nothing else happens: on
+    /// false, hand the frame to <see cref="Receive"/> in a buffer of its own, which keeps the flow's order.
+    /// </summary>
+    /// <param name="frame">The frame, borrowed for the call; its checksums are checked (nothing vouches for it).</param>
+    /// <returns>Whether the frame's payload joined a held frame.</returns>
+    public bool TryMerge(ReadOnlySpan<byte> frame)
+    {
+        if (_held == 0 || FrameLayout.TryParse(frame, out var layout) != OffloadResult.Done || layout.TransportProtocol != FrameLayout.Tcp
+            || !(layout.IsIpv6 ? _tcpV6 : _tcpV4))
+        {
+            return false;
+        }
+        var flowIndex = FindFlow(frame, layout);
+        if (flowIndex < 0 || !IsCandidate(default, frame, layout, out var payloadLength) || !_flows[flowIndex].CanAppend(frame, layout, payloadLength))
+        {
+            return false;
+        }
+        Append(flowIndex, frame, layout, payloadLength);
+        return true;
+    }
+
     /// <summary>Hands every held frame to the sink, oldest first (the end of a receive batch, the kernel's <c>napi_gro_flush</c>).</summary>
     public void Flush()
     {
@@ -137,10 +161,10 @@ public sealed class GroCoalescer
     }
 
     /// <summary>
-    /// Whether <paramref name="skb"/> may take part in a merge at all: a whole, unfragmented packet whose
+    /// Whether a frame (its <paramref name="frame"/>, with <paramref name="offload"/>) may take part in a merge at all: a whole, unfragmented packet whose
     /// checksums are right, a TCP segment with payload and only ACK (and PSH) set.
     /// </summary>
-    private static bool IsCandidate(SkBuff skb, ReadOnlySpan<byte> frame, FrameLayout layout, out int payloadLength)
+    private static bool IsCandidate(in SkBuffOffload offload, ReadOnlySpan<byte> frame, FrameLayout layout, out int payloadLength)
     {
         payloadLength = frame.Length - layout.HeaderLength;
         var ip = frame[layout.NetworkOffset..layout.TransportOffset];
@@ -161,7 +185,6 @@ public sealed class GroCoalescer
         {
             return false;
         }
-        var offload = skb.Offload;
         if (offload.ChecksumValid || offload.NeedsChecksum)
         {
             // Checked by whoever delivered it, or made on this host and not yet summed.

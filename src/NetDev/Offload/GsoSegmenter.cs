@@ -19,10 +19,11 @@ namespace NetDev.Offload;
 /// to the headers.</para>
 /// <para>A frame without segmentation (<see cref="GsoType.None"/>) is a GSO frame of one segment: its
 /// checksum is completed if it <see cref="SkBuffOffload.NeedsChecksum"/>, and no header is parsed.</para>
-/// <para>Two ways to cut, neither allocates: <see cref="Segment"/> copies each segment into a new frame
+/// <para>Three ways to cut, none allocates: <see cref="Segment"/> copies each segment into a new frame
 /// from a pool, for a driver that keeps or queues segments; <see cref="SegmentInPlace"/> makes each
 /// segment inside the original buffer, one after the other, for a driver that sends each at once (no
-/// payload is copied at all). In both the original frame is <b>borrowed</b>: the caller still owns it and
+/// payload is copied at all); <see cref="SegmentPacked"/> writes the segments back to back into a buffer of the
+/// caller's with room around each, for a driver that sends them all in one call (UDP GSO). In all three the original frame is <b>borrowed</b>: the caller still owns it and
 /// releases it afterwards (usually with <see cref="SkBuff.Consume"/>, since its bytes went out in the segments).</para>
 /// </remarks>
 public static class GsoSegmenter
@@ -112,6 +113,35 @@ public static class GsoSegmenter
         if (result == OffloadResult.Done)
         {
             segments = new InPlaceSegments(skb, plan, offload);
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// Prepares to cut <paramref name="skb"/> into a buffer of the caller's, segments back to back with room
+    /// in front of and behind each (<see cref="PackedSegments.Fill"/>): for a driver that hands many segments
+    /// to its wire in one call, each wrapped in its own header and trailer. The frame is borrowed and not changed.
+    /// </summary>
+    /// <returns><see cref="OffloadResult.Done"/> and a walk positioned before the first segment; otherwise the
+    /// walk has no segments.</returns>
+    public static OffloadResult SegmentPacked(SkBuff skb, out PackedSegments segments)
+    {
+        var offload = skb.Offload;
+        var frame = skb.Data;
+        segments = default;
+        if (offload.GsoType == GsoType.None)
+        {
+            if (offload.NeedsChecksum && !CanComplete(frame.Length, offload))
+            {
+                return OffloadResult.Malformed;
+            }
+            segments = new PackedSegments(skb, default, offload);
+            return OffloadResult.Done;
+        }
+        var result = SegmentPlan.TryCreate(frame, offload, out var plan);
+        if (result == OffloadResult.Done)
+        {
+            segments = new PackedSegments(skb, plan, offload);
         }
         return result;
     }

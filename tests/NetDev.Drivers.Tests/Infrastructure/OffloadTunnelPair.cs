@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using NetDev.Drivers.Tunnel;
+using NetDev.Linux;
 
 namespace NetDev.Drivers.Tests.Infrastructure;
 
@@ -11,7 +12,7 @@ namespace NetDev.Drivers.Tests.Infrastructure;
 /// </summary>
 public sealed class OffloadTunnelPair : IDisposable
 {
-    private OffloadTunnelPair(TunnelOffloads offloads)
+    private OffloadTunnelPair(TunnelOffloads offloads, DatagramSendPath sendPath, DatagramReceivePath receivePath)
     {
         Underlay = Underlay.Create();
         try
@@ -21,8 +22,8 @@ public sealed class OffloadTunnelPair : IDisposable
             NameB = $"tob{id}";
             var endpointA = new IPEndPoint(Underlay.AddressA, TunnelPair.Port);
             var endpointB = new IPEndPoint(Underlay.AddressB, TunnelPair.Port);
-            TunnelA = Start(Underlay.A, NameA, endpointA, endpointB, offloads);
-            TunnelB = Start(Underlay.B, NameB, endpointB, endpointA, offloads);
+            TunnelA = Start(Underlay.A, NameA, endpointA, endpointB, offloads, sendPath, receivePath);
+            TunnelB = Start(Underlay.B, NameB, endpointB, endpointA, offloads, sendPath, receivePath);
             foreach (var (ns, name, v4, v6) in new[] { (Underlay.A, NameA, Underlay.OverlayA, OverlayA6), (Underlay.B, NameB, Underlay.OverlayB, OverlayB6) })
             {
                 ns.Ip($"addr add {v4}/24 dev {name}");
@@ -38,7 +39,9 @@ public sealed class OffloadTunnelPair : IDisposable
         }
     }
 
-    public static OffloadTunnelPair Create(TunnelOffloads offloads) => new(offloads);
+    /// <summary>Makes the pair; lower datagram paths than the defaults force the tunnels' fallbacks on both ends.</summary>
+    public static OffloadTunnelPair Create(TunnelOffloads offloads, DatagramSendPath sendPath = DatagramSendPath.Segmented, DatagramReceivePath receivePath = DatagramReceivePath.Coalesced) =>
+        new(offloads, sendPath, receivePath);
 
     public Underlay Underlay { get; }
 
@@ -54,10 +57,11 @@ public sealed class OffloadTunnelPair : IDisposable
 
     public IPAddress OverlayB6 => IPAddress.Parse($"fd00:251:{Underlay.Subnet:x}::2");
 
-    public static Registration<TunnelDriver> Start(TestNamespace ns, string name, IPEndPoint local, IPEndPoint remote, TunnelOffloads offloads)
+    public static Registration<TunnelDriver> Start(TestNamespace ns, string name, IPEndPoint local, IPEndPoint remote, TunnelOffloads offloads,
+        DatagramSendPath sendPath = DatagramSendPath.Segmented, DatagramReceivePath receivePath = DatagramReceivePath.Coalesced)
     {
         var socket = ns.Run(() => TunnelDriver.CreateSocket(local));
-        var registration = TunnelDriver.CreateRegistration(ns.Host, socket, remote, name, offloads: offloads);
+        var registration = TunnelDriver.CreateRegistration(ns.Host, socket, remote, name, offloads: offloads, sendPath: sendPath, receivePath: receivePath);
         try
         {
             registration.Register();

@@ -112,6 +112,18 @@ def main():
     write("tunnel", "tcp4-coalescing", bytes([3]) + header + frames["tcp4"])
     write("tunnel", "bad-version", bytes([1]) + b"ND\x02\x00" + frames["arp"])
     write("tunnel", "runt", bytes([1]) + header + b"\0" * 10)
+    # A GRO super-datagram: flags 4 (+1 peer, +2 coalescing), a 16-bit segment size, then three consecutive
+    # segments of one flow, each behind its tunnel header, back to back.
+    write("tunnel", "gro-flow", bytes([7]) + struct.pack("!H", len(header) + len(flow[0])) + b"".join(header + f for f in flow[:3]))
+
+    # tunnel-keyed: flags (1 from the peer, 2 the target seals the frame, 4 then flips the bit a 16-bit position
+    # names, 8 delivers twice), then the datagram or the frame to seal.
+    keyed = b"ND\x02\x00" + bytes(16) + bytes(8)
+    write("tunnel-keyed", "sealed-arp", bytes([3]) + frames["arp"])
+    write("tunnel-keyed", "sealed-twice", bytes([11]) + frames["tcp4"])
+    write("tunnel-keyed", "sealed-flipped", bytes([7]) + struct.pack("!H", 300) + frames["arp"])
+    write("tunnel-keyed", "made-up", bytes([1]) + keyed + frames["arp"] + bytes(16))
+    write("tunnel-keyed", "plain", bytes([1]) + header + frames["arp"])
 
     # rtnetlink: RTM_NEWLINK with the attributes the parser reads, an ack, an error, a deletion, in one buffer.
     def attribute(kind, value):
