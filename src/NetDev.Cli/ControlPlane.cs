@@ -4,8 +4,9 @@ using NetDev.Control;
 namespace NetDev.Cli;
 
 /// <summary>
-/// Where the CLI finds running devices: their control sockets in <c>/run/netdev</c>, or in the directory
-/// the <c>NETDEV_RUN_DIR</c> environment variable names (tests use a temporary one).
+/// Where the CLI finds running devices: their control sockets in <c>/run/netdev</c> (for root; another user's
+/// in <see cref="ControlDirectory.ForCurrentUser"/>), or in the directory the <c>NETDEV_RUN_DIR</c> environment
+/// variable names (tests use a temporary one).
 /// </summary>
 internal static class ControlPlane
 {
@@ -14,7 +15,7 @@ internal static class ControlPlane
 
     /// <summary>The control directory in force.</summary>
     public static string Directory =>
-        Environment.GetEnvironmentVariable(DirectoryVariable) is { Length: > 0 } directory ? directory : ControlDirectory.Default;
+        Environment.GetEnvironmentVariable(DirectoryVariable) is { Length: > 0 } directory ? directory : ControlDirectory.ForCurrentUser;
 
     /// <summary>The options of the endpoints this process serves for its own devices: in <see cref="Directory"/>, unless <paramref name="enabled"/> is false.</summary>
     public static ControlServerOptions ServerOptions(bool enabled) => new() { Directory = Directory, Enabled = enabled };

@@ -1,4 +1,5 @@
 using NetDev.Control;
+using NetDev.Hosting;
 
 namespace NetDev.Cli;
 
@@ -11,7 +12,9 @@ internal static class DeviceRunner
     /// <summary>
     /// Runs <paramref name="groups"/> (configured, not yet registered; this method owns and disposes them)
     /// and returns the exit code. Devices are announced and reported in the order the groups list them;
-    /// each serves its control endpoint as <paramref name="control"/> says from its registration on.
+    /// each serves its control endpoint as <paramref name="control"/> says from its registration on. Under
+    /// systemd (<c>NOTIFY_SOCKET</c> set, <c>Type=notify</c>) it says <c>READY=1</c> when every device is up,
+    /// as it prints the ready lines, and <c>STOPPING=1</c> when the teardown begins.
     /// </summary>
     /// <remarks>
     /// <para>On any failure every group registered so far is torn down before the error is reported:
@@ -29,6 +32,7 @@ internal static class DeviceRunner
         using var termination = new TerminationSignal(error);
         using var endpoints = new DeviceEndpoints(control);
         using var loss = new DeviceLoss();
+        var notifier = SystemdNotifier.FromEnvironment();
         var registered = new List<NetDevice>();
         try
         {
@@ -52,7 +56,9 @@ internal static class DeviceRunner
                     output.WriteLine($"ready: {device.Name}");
                 }
                 output.Flush();
+                notifier.Notify("READY=1");
                 WaitHandle.WaitAny([termination.WaitHandle, loss.WaitHandle]);
+                notifier.Notify("STOPPING=1");
             }
         }
         catch (NetDevException failure) when (loss.Lost is null)

@@ -16,6 +16,8 @@ root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(ListCommand.Create());
 root.Subcommands.Add(StatsCommand.Create());
 root.Subcommands.Add(EthtoolCommand.Create());
+root.Subcommands.Add(PersistentTapCommands.Create());
+root.Subcommands.Add(PersistentTapCommands.Delete());
 
 var parseResult = root.Parse(args);
 if (parseResult.Action is ParseErrorAction)

@@ -1,8 +1,9 @@
 namespace NetDev.Control;
 
 /// <summary>
-/// The directory of control sockets (<c>/run/netdev</c> by default): one socket per running device,
-/// readable by root only (the directory is mode 0700, each socket 0600).
+/// The directory of control sockets (<c>/run/netdev</c> by default for root, <see cref="ForCurrentUser"/> for
+/// others): one socket per running device, readable by the directory's owner only (the directory is mode 0700,
+/// each socket 0600).
 /// </summary>
 /// <remarks>
 /// The directory must be a real directory of the effective user's: a symbolic link, or a directory that
@@ -12,8 +13,34 @@ namespace NetDev.Control;
 /// </remarks>
 public static class ControlDirectory
 {
-    /// <summary>The default control directory.</summary>
+    /// <summary>The default control directory for root.</summary>
     public const string Default = "/run/netdev";
+
+    /// <summary>
+    /// The control directory of the effective user: <see cref="Default"/> for root; for anyone else, who may
+    /// not write under <c>/run</c>, <c>$XDG_RUNTIME_DIR/netdev</c> (the user's own runtime directory, which
+    /// the session manager makes), or <c>netdev-UID</c> in the temporary directory when that is not set.
+    /// </summary>
+    /// <remarks><c>netdev list</c> run by another user looks in that user's directory, so it sees only its own
+    /// devices; <c>NETDEV_RUN_DIR</c> names one directory for both sides.</remarks>
+    public static string ForCurrentUser
+    {
+        get
+        {
+            if (!OperatingSystem.IsLinux())
+            {
+                return Default;
+            }
+            var user = Interop.GetEuid();
+            if (user == 0)
+            {
+                return Default;
+            }
+            return Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR") is { Length: > 0 } runtime && Path.IsPathRooted(runtime)
+                ? Path.Combine(runtime, "netdev")
+                : Path.Combine(Path.GetTempPath(), $"netdev-{user}");
+        }
+    }
 
     private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
 

@@ -5,10 +5,10 @@ public sealed record ControlServerOptions
 {
     /// <summary>
     /// Where the endpoint's socket goes (the directory that <c>netdev list</c>, <c>stats</c> and
-    /// <c>ethtool</c> read), <see cref="ControlDirectory.Default"/> by default. The directory is made
-    /// mode 0700 and each socket 0600: root's alone.
+    /// <c>ethtool</c> read), <see cref="ControlDirectory.ForCurrentUser"/> by default (<c>/run/netdev</c> for
+    /// root). The directory is made mode 0700 and each socket 0600: its owner's alone.
     /// </summary>
-    public string Directory { get; init; } = ControlDirectory.Default;
+    public string Directory { get; init; } = ControlDirectory.ForCurrentUser;
 
     /// <summary>
     /// Whether <see cref="ControlServer.Start"/> serves an endpoint at all (true by default): an owner can

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using NetDev.Hosting;
 using NetDev.Linux.Tap;
 
@@ -31,6 +32,19 @@ public sealed record LinuxHostOptions
     /// non-blocking TAP writes are unavailable, frames are written one by one either way.
     /// </summary>
     public bool BatchedWrites { get; init; } = true;
+
+    /// <summary>
+    /// Whether a device attaches to an existing persistent TAP of its name (see <see cref="PersistentTap"/>)
+    /// instead of creating an interface (false by default: creation is exclusive, and a name in use is
+    /// refused). Attaching needs no privilege when the TAP is the caller's: the interface's MTU, address,
+    /// flags and up/down state stay as the system has them where changing them needs CAP_NET_ADMIN, which
+    /// <see cref="Logger"/> hears once in one sentence, and the device takes the system's values. When the
+    /// device goes, the TAP stays.
+    /// </summary>
+    public bool Attach { get; init; }
+
+    /// <summary>Where the host says what it could not do for an attached device (<see cref="Attach"/>); nowhere when null.</summary>
+    public ILogger? Logger { get; init; }
 }
 
 /// <summary>How a queue's thread of the <see cref="LinuxHost"/> reads frames from its TAP queue.</summary>
@@ -88,7 +102,8 @@ internal static class IoModes
 /// <summary>
 /// The Linux host: every device is a TAP interface made through <c>/dev/net/tun</c>
 /// (IFF_TAP | IFF_NO_PI, IFF_MULTI_QUEUE with one descriptor per queue), configured over rtnetlink,
-/// with one dedicated thread per queue and one that hears link changes. Needs root or CAP_NET_ADMIN.
+/// with one dedicated thread per queue and one that hears link changes. Needs root or CAP_NET_ADMIN, except
+/// to attach to a persistent TAP of the caller's (<see cref="LinuxHostOptions.Attach"/>).
 /// </summary>
 /// <example>
 /// <code>
@@ -106,7 +121,7 @@ public sealed class LinuxHost : INetDeviceHost
     public LinuxHostOptions Options { get; }
 
     /// <inheritdoc/>
-    public string Name => Options.NetworkNamespace is { } ns ? $"linux (netns {ns})" : "linux";
+    public string Name => (Options.NetworkNamespace is { } ns ? $"linux (netns {ns})" : "linux") + (Options.Attach ? ", attached" : "");
 
     /// <inheritdoc/>
     public IHostLink CreateLink(LinkRequest request)

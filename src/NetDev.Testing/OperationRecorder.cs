@@ -1,3 +1,5 @@
+using NetDev.Hosting;
+
 namespace NetDev.Testing;
 
 /// <summary>One call of a driver operation, recorded when it returned or threw.</summary>
@@ -30,8 +32,9 @@ public sealed record OperationCall(long Sequence, string Operation, int Queue, i
 /// <para>Attach it before <see cref="Registration{TDriver}.Register"/> to see Init. Operations a driver does
 /// not implement are never called (NetDev's <c>HAS_*</c> table), so they never appear.</para>
 /// <para>How: a driver's operations take its own <see cref="NetDevice{TDriver}"/>, so a wrapper driver of
-/// another type could not call them; instead attaching swaps the device's operation dispatcher for a recording
-/// wrapper of it, and detaching swaps the plain one back. A device with no recorder pays nothing per frame.
+/// another type could not call them; instead the recorder is the device's <see cref="IOperationLog"/>
+/// (<see cref="OperationLogging"/>), which the framework tells of each call. A device with no recorder pays
+/// nothing per frame.
 /// Until it is detached, the recorder keeps every call it saw; <see cref="Clear"/> forgets them.</para>
 /// <para><b>Invariants.</b> <c>_calls</c> is read and written under its own lock; sequences are consecutive.</para>
 /// </remarks>
@@ -65,14 +68,7 @@ public sealed class OperationRecorder : IOperationLog
     {
         ArgumentNullException.ThrowIfNull(device);
         var recorder = new OperationRecorder(device);
-        using (device.EnterControl())
-        {
-            if (device.Operations.Log is not null)
-            {
-                throw new InvalidOperationException($"A recorder is attached to {device.Name} already; detach it first.");
-            }
-            device.Operations = device.Operations.RecordingTo(recorder);
-        }
+        device.AttachOperationLog(recorder);
         return recorder;
     }
 
@@ -124,16 +120,7 @@ public sealed class OperationRecorder : IOperationLog
     }
 
     /// <summary>Stops recording; the calls recorded stay.</summary>
-    public void Detach()
-    {
-        using (Device.EnterControl())
-        {
-            if (Device.Operations.Log == this)
-            {
-                Device.Operations = Device.Operations.RecordingTo(null);
-            }
-        }
-    }
+    public void Detach() => Device.DetachOperationLog(this);
 
     void IOperationLog.Record(string operation, int queue, int length, TxResult? result, Exception? error)
     {

@@ -83,7 +83,9 @@ public sealed class TestHost : INetDeviceHost
         ArgumentNullException.ThrowIfNull(device);
         lock (_lock)
         {
-            return _everCreated.LastOrDefault(link => ReferenceEquals(device.Link, link) || link.Device == device)
+            // A link knows its device once started; in the moment between its creation and its start (inside
+            // Register) the device knows the link's index, which is unique on this host.
+            return _everCreated.LastOrDefault(link => link.Device == device || (!link.IsStarted && !link.IsRemoved && device.IfIndex == link.IfIndex))
                 ?? throw new InvalidOperationException($"{device.Name} is not registered on this test host.");
         }
     }

@@ -46,7 +46,7 @@ public sealed partial class TestLink
                 state.Kernel.CountDrop();
                 return InjectResult.Dropped;
             }
-            if (!state.Kernel.TryEnqueue(frame, state.Queue!.IsAcceptingFrames, watch: true, out ticket))
+            if (!state.Kernel.TryEnqueue(frame, state.Source.Queue.IsAcceptingFrames, watch: true, out ticket))
             {
                 return InjectResult.Dropped;
             }
@@ -62,14 +62,18 @@ public sealed partial class TestLink
     /// </summary>
     public void Pump()
     {
+        if (!IsStarted)
+        {
+            return;
+        }
         foreach (var state in _queues)
         {
-            state.Queue?.Engine.Pump();
+            state.Source.Queue.Pump();
         }
     }
 
     /// <summary>As <see cref="Pump()"/>, for queue <paramref name="queue"/> only.</summary>
-    public void Pump(int queue) => StateOf(queue).Queue!.Engine.Pump();
+    public void Pump(int queue) => StateOf(queue).Source.Queue.Pump();
 
     /// <summary>
     /// Runs <paramref name="action"/> where queue <paramref name="queue"/>'s frames are handed to the driver
@@ -83,7 +87,7 @@ public sealed partial class TestLink
             action();
             return;
         }
-        StateOf(queue).Queue!.Engine.Run(action);
+        StateOf(queue).Source.Queue.Run(action);
     }
 
     /// <summary>The counters of the kernel's transmit queue in front of device queue <paramref name="queue"/>.</summary>
@@ -129,7 +133,7 @@ public sealed partial class TestLink
                 state.Kernel.CountDrop();
                 return false;
             }
-            if (!state.Kernel.TryEnqueue(frame, state.Queue!.IsAcceptingFrames, watch: false, out _))
+            if (!state.Kernel.TryEnqueue(frame, state.Source.Queue.IsAcceptingFrames, watch: false, out _))
             {
                 return false;
             }
@@ -139,11 +143,10 @@ public sealed partial class TestLink
     }
 
     /// <summary>The host's state for one device queue: the kernel queue in front of it and the source the engine reads.</summary>
-    /// <remarks><b>Invariants.</b> Made by <see cref="OpenTransmitSource"/>; <c>Queue</c> is set once by <see cref="Start"/>.</remarks>
+    /// <remarks><b>Invariants.</b> Made by <see cref="OpenTransmitSource"/>; the source's queue handle is set once, at registration.</remarks>
     private sealed class QueueState(KernelTxQueue kernel, TestTransmitSource source)
     {
         public readonly KernelTxQueue Kernel = kernel;
         public readonly TestTransmitSource Source = source;
-        public DeviceQueue? Queue;
     }
 }

@@ -17,8 +17,8 @@ namespace NetDev.Testing;
 /// still served by one thread at a time. With it, each queue has a dedicated thread, as on Linux;
 /// <see cref="Pump()"/> then waits until every queue has handed over what it could. Changes made "by
 /// others" reach the device on the calling thread, one at a time.</para>
-/// <para><b>Invariants.</b> <c>_queues[i]</c> is set once by <see cref="OpenTransmitSource"/>, and its device
-/// queue once by <see cref="Start"/>; each queue is served by one thread at a time (the transmit engine's
+/// <para><b>Invariants.</b> <c>_queues[i]</c> is set once by <see cref="OpenTransmitSource"/>, and its source's
+/// queue handle once at registration; each queue is served by one thread at a time (the transmit engine's
 /// gate, or its thread). The kernel's view of the interface (name, admin state, MTU,
 /// address, flags, carrier, txqueuelen) changes only under <c>_control</c>; while the interface is down or
 /// without carrier, the kernel queues are empty. After removal no frame moves.</para>
@@ -119,10 +119,6 @@ public sealed partial class TestLink : IHostLink
                     _errors.Add(e.Exception);
                 }
             };
-            for (var i = 0; i < _queues.Length; i++)
-            {
-                _queues[i].Queue = device.Queues[i];
-            }
             _events = events;
             Device = device;
             _started = true;

@@ -1,5 +1,4 @@
 using NetDev.Hosting;
-using NetDev.Transmit;
 
 namespace NetDev.Testing;
 
@@ -8,7 +7,7 @@ namespace NetDev.Testing;
 /// SkBuffs of the queue's pool, as the Linux host reads them from a TAP descriptor. The framework's transmit
 /// engine does the rest, as on Linux.
 /// </summary>
-/// <remarks><b>Invariants.</b> <c>_pool</c> is set by <see cref="Start"/> before any read.
+/// <remarks><b>Invariants.</b> <c>_queue</c> is set by <see cref="Attach"/> and <c>_pool</c> by <see cref="Start"/>, both before any read.
 /// <c>HandedToDriver</c> counts every frame taken, written by the serving thread, read as a snapshot.</remarks>
 internal abstract class TestTransmitSource(TestLink link, KernelTxQueue kernel) : ITransmitSource
 {
@@ -16,6 +15,7 @@ internal abstract class TestTransmitSource(TestLink link, KernelTxQueue kernel) 
     [ThreadStatic]
     private static int t_servingDepth;
 
+    private TransmitQueueHandle? _queue;
     private SkBuffPool? _pool;
     private long _handedToDriver;
 
@@ -30,7 +30,12 @@ internal abstract class TestTransmitSource(TestLink link, KernelTxQueue kernel) 
     /// <summary>How many frames left the kernel queue for the device.</summary>
     internal long HandedToDriver => Interlocked.Read(ref _handedToDriver);
 
+    /// <summary>The framework's side of the queue, once the device registered.</summary>
+    internal TransmitQueueHandle Queue => _queue ?? throw new InvalidOperationException($"Queue of {link.Name} is not served yet: register the device first.");
+
     public TimeSpan BusyRetryInterval => link.Host.Options.BusyRetryInterval;
+
+    public void Attach(TransmitQueueHandle queue) => _queue = queue;
 
     public virtual void Start(SkBuffPool pool) => _pool = pool;
 
@@ -70,10 +75,7 @@ internal abstract class TestTransmitSource(TestLink link, KernelTxQueue kernel) 
     /// <summary>Deterministic mode: served on the threads of the calls that cause it, timers on the host's clock.</summary>
     internal sealed class Inline(TestLink link, KernelTxQueue kernel) : TestTransmitSource(link, kernel), IInlineTransmitSource
     {
-        private TransmitEngine? _engine;
         private ITimer? _timer;
-
-        public void Attach(TransmitEngine engine) => _engine = engine;
 
         public void Schedule(TimeSpan? delay)
         {
@@ -85,9 +87,9 @@ internal abstract class TestTransmitSource(TestLink link, KernelTxQueue kernel) 
             _timer.Change(delay ?? Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         }
 
-        public void EnterServe() => EnterServing();
+        public void BeginServing() => EnterServing();
 
-        public void ExitServe() => ExitServing();
+        public void EndServing() => ExitServing();
 
         // Not called: an inline queue never waits.
         public override void Wait(bool wantFrames, TimeSpan? delay)
@@ -98,11 +100,11 @@ internal abstract class TestTransmitSource(TestLink link, KernelTxQueue kernel) 
         {
             if (Link.Host.Options.PumpOnWake && !Link.IsRemoved)
             {
-                _engine?.Serve(retry: true);
+                Queue.Serve(retry: true);
             }
         }
 
-        internal override void FramesArrived() => _engine?.Serve(retry: false);
+        internal override void FramesArrived() => Queue.Serve(retry: false);
 
         public override void Dispose() => _timer?.Dispose();
 
@@ -110,7 +112,7 @@ internal abstract class TestTransmitSource(TestLink link, KernelTxQueue kernel) 
         {
             if (!Link.IsRemoved)
             {
-                _engine?.Serve(retry: true);
+                Queue.Serve(retry: true);
             }
         }
     }

@@ -1,3 +1,5 @@
+using NetDev.Hosting;
+
 namespace NetDev;
 
 /// <summary>
@@ -10,8 +12,8 @@ namespace NetDev;
 /// <para>A new optional operation is the interface method, then here an abstract member and its body in
 /// <see cref="DeviceOperationDispatcher{TDriver}"/> with its <c>Has…</c> flag beside it; the description
 /// for logs and the names a recorder sees come from the interface itself.</para>
-/// <para>Recording (NetDev.Testing) swaps the device's dispatcher for a wrapper made by
-/// <see cref="RecordingTo"/>, so a device nobody records pays nothing per frame: its
+/// <para>Recording (an <see cref="IOperationLog"/> attached with <see cref="OperationLogging"/>, as NetDev.Testing's
+/// recorder does) swaps the device's dispatcher for a wrapper made by <see cref="RecordingTo"/>, so a device nobody records pays nothing per frame: its
 /// <see cref="StartXmit"/> is the driver's call and nothing else.</para>
 /// </remarks>
 internal abstract class DeviceOperationDispatcher
@@ -72,18 +74,6 @@ internal abstract class DeviceOperationDispatcher
     /// <see langword="null"/>, the plain dispatcher again.
     /// </summary>
     public abstract DeviceOperationDispatcher RecordingTo(IOperationLog? log);
-}
-
-/// <summary>Hears each driver operation a recording dispatcher ran, after it returned or threw.</summary>
-internal interface IOperationLog
-{
-    /// <summary>
-    /// <paramref name="operation"/> (the name of the <see cref="IDeviceOperations{TSelf}"/> method) returned, or
-    /// threw <paramref name="error"/>. For StartXmit, <paramref name="queue"/> and <paramref name="length"/>
-    /// describe the frame as it was handed over and <paramref name="result"/> is what the driver answered; for
-    /// TxTimeout <paramref name="queue"/> is the queue; otherwise they are −1, −1 and <see langword="null"/>.
-    /// </summary>
-    void Record(string operation, int queue, int length, TxResult? result, Exception? error);
 }
 
 /// <summary>The dispatcher of a driver of type <typeparamref name="TDriver"/>, with its <c>HAS_*</c> table.</summary>

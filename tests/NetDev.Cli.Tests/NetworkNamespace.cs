@@ -50,8 +50,22 @@ public sealed class NetworkNamespace : IAsyncDisposable
         return [.. links.RootElement.EnumerateArray().Select(link => link.GetProperty("ifname").GetString()!)];
     }
 
+    /// <summary>Kills every process inside the namespace (helpers a test started there, such as iperf3), but never this one.</summary>
+    public async Task KillProcessesAsync()
+    {
+        var pids = (await Shell.RunAsync("ip", "netns", "pids", Name)).Stdout
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Where(pid => pid != Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            .ToArray();
+        if (pids.Length > 0)
+        {
+            await Shell.RunAsync("kill", ["-KILL", .. pids]);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
+        await KillProcessesAsync();
         // Interfaces inside go with the namespace once no process keeps it; the CLI is killed before this.
         // A test may have deleted the namespace itself, as an outsider would.
         if (File.Exists(Path.Combine("/run/netns", Name)))

@@ -191,7 +191,7 @@ public sealed class FaultInjectionTests
     {
         var random = new Random(seed + 1);
         using var socket = new Socket(AddressFamily.Packet, SocketType.Raw, ProtocolType.Raw);
-        var address = FrameTests.PacketAddress(ifIndex);
+        var address = EthernetFrames.PacketAddress(ifIndex);
         while (!stop.IsCancellationRequested)
         {
             var length = random.Next(10) == 0 ? random.Next(1500, 9000) : random.Next(60, 1200);
@@ -211,7 +211,7 @@ public sealed class FaultInjectionTests
         using var socket = new Socket(AddressFamily.Packet, SocketType.Raw, ProtocolType.Raw);
         try
         {
-            socket.SendTo(Frame(mac, length), SocketFlags.None, FrameTests.PacketAddress(ifIndex));
+            socket.SendTo(Frame(mac, length), SocketFlags.None, EthernetFrames.PacketAddress(ifIndex));
         }
         catch (SocketException)
         {

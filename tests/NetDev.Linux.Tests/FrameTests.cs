@@ -41,19 +41,19 @@ public sealed class FrameTests
         using var registration = Register(ns, driver, "ndraw0", queues: 1);
         var ifIndex = registration.Device.IfIndex;
 
-        var frames = Enumerable.Range(0, 10).Select(i => RawFrame(registration.Device.MacAddress, length: 60 + i * 100, seed: i)).ToList();
+        var frames = Enumerable.Range(0, 10).Select(i => EthernetFrames.Marked(registration.Device.MacAddress, length: 60 + i * 100, seed: i)).ToList();
         NetworkNamespace.Run(ns.Name, () =>
         {
             using var socket = new Socket(AddressFamily.Packet, SocketType.Raw, ProtocolType.Raw);
-            var address = PacketAddress(ifIndex);
+            var address = EthernetFrames.PacketAddress(ifIndex);
             foreach (var frame in frames)
             {
                 socket.SendTo(frame, SocketFlags.None, address);
             }
         });
 
-        Wait.Until(() => driver.Frames.Count(IsTestFrame) >= frames.Count, "all raw frames at StartXmit");
-        Assert.Equal(frames, driver.Frames.Where(IsTestFrame).ToList());
+        Wait.Until(() => driver.Frames.Count(EthernetFrames.IsMarked) >= frames.Count, "all raw frames at StartXmit");
+        Assert.Equal(frames, driver.Frames.Where(EthernetFrames.IsMarked).ToList());
         Assert.Equal(driver.Frames.Count, registration.Device.GetStats().TxPackets);
     }
 
@@ -94,9 +94,9 @@ public sealed class FrameTests
         registration.Register();
         registration.Device.BringUp();
         var device = registration.Device;
-        var small = RawFrame(device.MacAddress, length: 100, seed: 1);
+        var small = EthernetFrames.Marked(device.MacAddress, length: 100, seed: 1);
         Send(ns, device.IfIndex, small);   // the queue's buffers are in use at the old size now
-        Wait.Until(() => driver.Frames.Count(IsTestFrame) == 1, "the first frame");
+        Wait.Until(() => driver.Frames.Count(EthernetFrames.IsMarked) == 1, "the first frame");
 
         if (raisedByOthers)
         {
@@ -106,12 +106,12 @@ public sealed class FrameTests
         {
             device.Mtu = 9000;
         }
-        var large = RawFrame(device.MacAddress, length: 8042, seed: 2);
-        var tagged = VlanTagged(RawFrame(device.MacAddress, length: 9000 + NetDevice.EthernetHeaderLength, seed: 3));
+        var large = EthernetFrames.Marked(device.MacAddress, length: 8042, seed: 2);
+        var tagged = EthernetFrames.Tagged(EthernetFrames.Marked(device.MacAddress, length: 9000 + NetDevice.EthernetHeaderLength, seed: 3), (EthernetFrames.Vlan, (ushort)7));
         Send(ns, device.IfIndex, large, tagged);
 
-        Wait.Until(() => driver.Frames.Count(frame => IsTestFrame(frame) || frame.Length == tagged.Length) == 3, "the large frames");
-        Assert.Equal([small, large, tagged], driver.Frames.Where(frame => IsTestFrame(frame) || frame.Length == tagged.Length).ToList());
+        Wait.Until(() => driver.Frames.Count(EthernetFrames.IsMarked) == 3, "the large frames");
+        Assert.Equal([small, large, tagged], driver.Frames.Where(EthernetFrames.IsMarked).ToList());
         Assert.Equal(ns.Counter("ndmtu0", "tx_bytes"), device.GetStats().TxBytes);
         Assert.Equal(0, device.GetStats().TxDropped);
     }
@@ -126,54 +126,15 @@ public sealed class FrameTests
         return registration;
     }
 
-    private static readonly byte[] Marker = "NETDEV-TEST"u8.ToArray();
-
-    private static bool IsTestFrame(byte[] frame) => frame.Length > 14 + Marker.Length && frame.AsSpan(14, Marker.Length).SequenceEqual(Marker);
-
-    private static byte[] RawFrame(MacAddress destination, int length, int seed)
-    {
-        var frame = new byte[length];
-        destination.CopyTo(frame);
-        MacAddress.Parse("02:00:00:00:00:aa").CopyTo(frame.AsSpan(6));
-        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(12), 0x88B5); // IEEE local experimental EtherType
-        Marker.CopyTo(frame.AsSpan(14));
-        for (var i = 14 + Marker.Length; i < length; i++)
-        {
-            frame[i] = (byte)(i * 31 + seed);
-        }
-        return frame;
-    }
-
     /// <summary>Sends <paramref name="frames"/> as they are through interface <paramref name="ifIndex"/> (AF_PACKET).</summary>
     private static void Send(TestNamespace ns, int ifIndex, params byte[][] frames) => NetworkNamespace.Run(ns.Name, () =>
     {
         using var socket = new Socket(AddressFamily.Packet, SocketType.Raw, ProtocolType.Raw);
         foreach (var frame in frames)
         {
-            socket.SendTo(frame, SocketFlags.None, PacketAddress(ifIndex));
+            socket.SendTo(frame, SocketFlags.None, EthernetFrames.PacketAddress(ifIndex));
         }
     });
-
-    /// <summary>The frame with an 802.1Q tag (VLAN 7) after its addresses: four bytes longer.</summary>
-    private static byte[] VlanTagged(byte[] frame)
-    {
-        var tagged = new byte[frame.Length + 4];
-        frame.AsSpan(0, 12).CopyTo(tagged);
-        BinaryPrimitives.WriteUInt16BigEndian(tagged.AsSpan(12), 0x8100);
-        BinaryPrimitives.WriteUInt16BigEndian(tagged.AsSpan(14), 7);
-        frame.AsSpan(12).CopyTo(tagged.AsSpan(16));
-        return tagged;
-    }
-
-    /// <summary>A <c>struct sockaddr_ll</c> naming interface <paramref name="ifIndex"/>.</summary>
-    internal static SocketAddress PacketAddress(int ifIndex)
-    {
-        var address = new SocketAddress(AddressFamily.Packet, 20);
-        var bytes = address.Buffer.Span;
-        BinaryPrimitives.WriteUInt16BigEndian(bytes[2..], 0x88B5);
-        BinaryPrimitives.WriteInt32LittleEndian(bytes[4..], ifIndex);
-        return address;
-    }
 
     /// <summary>The UDP payloads among the captured IPv4 frames, to <paramref name="port"/> (any port when null).</summary>
     private static List<byte[]> UdpPayloads(RecordingDriver driver, int? port)

@@ -32,6 +32,33 @@ public sealed class NetlinkParserTests
         Assert.Equal("nd0", error.Device);
     }
 
+    [Theory]
+    [InlineData(30, 1u, DeviceFlags.Promisc)]    // IFLA_PROMISCUITY: a bridge took the interface as a port
+    [InlineData(61, 2u, DeviceFlags.AllMulti)]   // IFLA_ALLMULTI
+    [InlineData(30, 0u, DeviceFlags.None)]
+    public void APromiscuityOrAllmultiCountSetsTheReceiveModeAsTheKernelAppliesIt(ushort attribute, uint count, DeviceFlags expected)
+    {
+        // ifi_flags say Up only: the count alone makes the interface promiscuous (or all-multicast) in the kernel's dev->flags.
+        var ifinfo = IfInfo(7);
+        BinaryPrimitives.WriteUInt32LittleEndian(ifinfo.AsSpan(8), (uint)DeviceFlags.Up);
+        var value = new byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(value, count);
+
+        var link = LinkMessage.Parse([.. ifinfo, .. Attribute(attribute, value)]);
+
+        Assert.NotNull(link);
+        Assert.Equal(DeviceFlags.Up | expected, link.ToLinkState().Flags);
+    }
+
+    private static byte[] Attribute(ushort type, byte[] value)
+    {
+        var attribute = new byte[Rtnl.AttributeHeaderLength + value.Length];
+        BinaryPrimitives.WriteUInt16LittleEndian(attribute, (ushort)attribute.Length);
+        BinaryPrimitives.WriteUInt16LittleEndian(attribute.AsSpan(2), type);
+        value.CopyTo(attribute, Rtnl.AttributeHeaderLength);
+        return attribute;
+    }
+
     private static byte[] Message(ushort type, byte[] payload)
     {
         var message = new byte[Rtnl.NlMsgHeaderLength + payload.Length];

@@ -5,8 +5,8 @@ using NetDev.Linux;
 namespace NetDev.Cli.Commands;
 
 /// <summary>
-/// <c>netdev run dummy [--name NAME] [--queues N] [--count N]</c>: <c>dummy.c</c>'s module as a command,
-/// <c>--count</c> being its <c>numdummies</c>.
+/// <c>netdev run dummy [--name NAME] [--queues N] [--count N] [--attach NAME]</c>: <c>dummy.c</c>'s module as a
+/// command, <c>--count</c> being its <c>numdummies</c>; <c>--attach</c> runs it on a persistent TAP instead.
 /// </summary>
 internal static class RunDummyCommand
 {
@@ -32,6 +32,7 @@ internal static class RunDummyCommand
             DefaultValueFactory = _ => 1,
             HelpName = "N",
         };
+        var attach = RunCommand.AttachOption();
         queues.Validators.Add(result => OptionValidation.RequireRange(result, 1, MaxQueues));
         count.Validators.Add(result => OptionValidation.RequireRange(result, 1, MaxCount));
 
@@ -40,9 +41,18 @@ internal static class RunDummyCommand
             name,
             queues,
             count,
+            attach,
         };
         command.Validators.Add(result =>
         {
+            if (result.GetValue(attach) is { } attached)
+            {
+                if (result.GetValue(name) is not null || result.GetValue(count) > 1 || attached.Contains('%'))
+                {
+                    result.AddError($"--attach '{attached}' names the one existing TAP to run on; it takes neither --name, --count nor a template.");
+                }
+                return;
+            }
             if (result.GetValue(name) is not { } chosen)
             {
                 return;
@@ -60,13 +70,14 @@ internal static class RunDummyCommand
         command.SetAction(parseResult =>
         {
             using var loggerFactory = GlobalOptions.CreateLoggerFactory(parseResult);
-            var host = new LinuxHost(RunCommand.HostOptions());
+            var attached = parseResult.GetValue(attach);
+            var host = new LinuxHost(RunCommand.HostOptions(attach: attached is not null, loggerFactory: loggerFactory));
             var devices = new List<Registration<DummyDriver>>();
             try
             {
                 for (var i = 0; i < parseResult.GetValue(count); i++)
                 {
-                    devices.Add(DummyDriver.CreateRegistration(host, parseResult.GetValue(name), parseResult.GetValue(queues), loggerFactory));
+                    devices.Add(DummyDriver.CreateRegistration(host, attached ?? parseResult.GetValue(name), parseResult.GetValue(queues), loggerFactory));
                 }
             }
             catch (ArgumentException error)

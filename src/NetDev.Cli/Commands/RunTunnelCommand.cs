@@ -7,7 +7,7 @@ using NetDev.Linux;
 namespace NetDev.Cli.Commands;
 
 /// <summary>
-/// <c>netdev run tunnel --local ADDR:PORT --remote ADDR:PORT [--name T] [--netns NS]</c>: an Ethernet
+/// <c>netdev run tunnel --local ADDR:PORT --remote ADDR:PORT [--name T | --attach T] [--netns NS]</c>: an Ethernet
 /// overlay carried in UDP datagrams to a peer instance (see docs/tunnel.md).
 /// </summary>
 internal static class RunTunnelCommand
@@ -47,6 +47,7 @@ internal static class RunTunnelCommand
             HelpName = "NS",
         };
 
+        var attach = RunCommand.AttachOption();
         var command = new Command("tunnel", "An Ethernet overlay in UDP: frames sent on the device go to the peer instance, frames from it come out of the device.")
         {
             name,
@@ -54,7 +55,15 @@ internal static class RunTunnelCommand
             remote,
             offloads,
             netns,
+            attach,
         };
+        command.Validators.Add(result =>
+        {
+            if (result.GetValue(attach) is { } attached && (result.GetValue(name) is not null || attached.Contains('%')))
+            {
+                result.AddError($"--attach '{attached}' names the one existing TAP to run on; it takes neither --name nor a template.");
+            }
+        });
         command.SetAction(parseResult =>
         {
             using var loggerFactory = GlobalOptions.CreateLoggerFactory(parseResult);
@@ -64,8 +73,8 @@ internal static class RunTunnelCommand
             try
             {
                 var socket = NetworkNamespace.Run(ns, () => TunnelDriver.CreateSocket(localEndPoint));
-                registration = TunnelDriver.CreateRegistration(new LinuxHost(RunCommand.HostOptions(ns)),
-                    socket, parseResult.GetValue(remote)!, name: parseResult.GetValue(name), loggerFactory: loggerFactory,
+                registration = TunnelDriver.CreateRegistration(new LinuxHost(RunCommand.HostOptions(ns, parseResult.GetValue(attach) is not null, loggerFactory)),
+                    socket, parseResult.GetValue(remote)!, name: parseResult.GetValue(attach) ?? parseResult.GetValue(name), loggerFactory: loggerFactory,
                     offloads: parseResult.GetValue(offloads) switch
                     {
                         "none" => TunnelOffloads.None,

@@ -8,6 +8,9 @@ internal static partial class Interop
     internal const uint TUNSETIFF = 0x400454CA;
     internal const uint TUNSETCARRIER = 0x400454E2;
     internal const uint TUNSETOFFLOAD = 0x400454D0;
+    internal const uint TUNSETPERSIST = 0x400454CB;
+    internal const uint TUNSETOWNER = 0x400454CC;
+    internal const uint TUNSETGROUP = 0x400454CE;
 
     // linux/if_tun.h TUNSETOFFLOAD flags.
     internal const uint TUN_F_CSUM = 0x01;

@@ -4,6 +4,12 @@ using System.Text;
 namespace NetDev.Linux.Netlink;
 
 /// <summary>What an RTM_NEWLINK message (an answer or a notification) says about one interface.</summary>
+/// <remarks>
+/// <see cref="Flags"/> are <c>ifi_flags</c>, which carry <c>IFF_PROMISC</c> and <c>IFF_ALLMULTI</c> only as
+/// the user set them; a bridge or a packet socket that asks for promiscuity only raises the counts
+/// (<see cref="Promiscuity"/>, <see cref="AllMultiCount"/>). The receive mode a kernel driver sees in
+/// <c>dev->flags</c> is either.
+/// </remarks>
 internal sealed record LinkMessage(
     int IfIndex,
     string? Name,
@@ -13,16 +19,23 @@ internal sealed record LinkMessage(
     int? TxQueueLength,
     string? Alias,
     int? NumTxQueues,
-    bool? Carrier)
+    bool? Carrier,
+    uint? Promiscuity = null,
+    uint? AllMultiCount = null)
 {
     internal bool IsUp => (Flags & (uint)DeviceFlags.Up) != 0;
+
+    /// <summary><see cref="Flags"/> with <c>IFF_PROMISC</c> and <c>IFF_ALLMULTI</c> as the kernel applies them: set by the user or counted by others (a bridge port is promiscuous).</summary>
+    internal DeviceFlags ReceiveModeFlags => (DeviceFlags)Flags
+        | (Promiscuity > 0 ? DeviceFlags.Promisc : DeviceFlags.None)
+        | (AllMultiCount > 0 ? DeviceFlags.AllMulti : DeviceFlags.None);
 
     /// <summary>The state the core compares with what it knows; missing attributes read as their defaults.</summary>
     internal Hosting.LinkState ToLinkState() => new(
         IsUp,
         Mtu ?? 0,
         MacAddress ?? NetDev.MacAddress.Zero,
-        (DeviceFlags)Flags,
+        ReceiveModeFlags,
         Carrier ?? true,
         TxQueueLength ?? 0)
     {
@@ -44,6 +57,7 @@ internal sealed record LinkMessage(
         var flags = BinaryPrimitives.ReadUInt32LittleEndian(payload[8..]);
         string? name = null, alias = null;
         int? mtu = null, txqlen = null, numTx = null;
+        uint? promiscuity = null, allMulti = null;
         MacAddress? mac = null;
         bool? carrier = null;
         var attributes = payload[Rtnl.IfInfoMsgLength..];
@@ -76,6 +90,12 @@ internal sealed record LinkMessage(
                 case Rtnl.IFLA_ADDRESS when value.Length == NetDev.MacAddress.Length:
                     mac = NetDev.MacAddress.FromBytes(value);
                     break;
+                case Rtnl.IFLA_PROMISCUITY when value.Length >= 4:
+                    promiscuity = BinaryPrimitives.ReadUInt32LittleEndian(value);
+                    break;
+                case Rtnl.IFLA_ALLMULTI when value.Length >= 4:
+                    allMulti = BinaryPrimitives.ReadUInt32LittleEndian(value);
+                    break;
                 case Rtnl.IFLA_CARRIER when value.Length >= 1:
                     carrier = value[0] != 0;
                     break;
@@ -87,7 +107,7 @@ internal sealed record LinkMessage(
             }
             attributes = attributes[step..];
         }
-        return new LinkMessage(index, name, flags, mtu, mac, txqlen, alias, numTx, carrier);
+        return new LinkMessage(index, name, flags, mtu, mac, txqlen, alias, numTx, carrier, promiscuity, allMulti);
     }
 
     private static string CString(ReadOnlySpan<byte> value)

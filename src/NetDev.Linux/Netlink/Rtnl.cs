@@ -34,9 +34,11 @@ internal static class Rtnl
     internal const ushort IFLA_OPERSTATE = 16;
     internal const ushort IFLA_IFALIAS = 20;
     internal const ushort IFLA_NET_NS_FD = 28;
+    internal const ushort IFLA_PROMISCUITY = 30;
     internal const ushort IFLA_NUM_TX_QUEUES = 31;
     internal const ushort IFLA_NUM_RX_QUEUES = 32;
     internal const ushort IFLA_CARRIER = 33;
+    internal const ushort IFLA_ALLMULTI = 61;
 
     internal static int Align(int length) => (length + 3) & ~3;
 

@@ -12,7 +12,8 @@ namespace NetDev.Linux.Tap;
 /// one removes the interface (the kernel does it, also if the process dies). A frame source holds its own
 /// reference on its descriptor, so the framework ends the queues' threads first, but a late read finds the
 /// descriptor still valid. Requests name the interface by its index, so they reach it after a rename;
-/// <see cref="Name"/> follows the kernel's answers.</remarks>
+/// <see cref="Name"/> follows the kernel's answers. An attached link (<see cref="LinuxHostOptions.Attach"/>) opened
+/// queues of a persistent TAP, which closing them leaves in place.</remarks>
 internal sealed partial class TapLink : IHostLink
 {
     private readonly SafeFileDescriptor[] _queues;
@@ -64,24 +65,43 @@ internal sealed partial class TapLink : IHostLink
             // Subscribed before the interface exists, so no change to it can be missed.
             notifications = RtNetlinkSocket.Open(Rtnl.RTMGRP_LINK, template, notificationBuffer);
             var virtioNetHeader = request.Features != DeviceFeatures.None;
-            (var name, queues) = TapQueues.Create(template, request.QueueCount, virtioNetHeader);
+            string name;
+            int ifIndex;
+            string? privilegeNote = null;
+            if (options.Attach)
+            {
+                (queues, var link) = AttachHere(requests, template, request.QueueCount, virtioNetHeader);
+                (name, ifIndex) = (link.Name ?? template, link.IfIndex);
+                privilegeNote = ConfigureAttached(requests, link, request);
+            }
+            else
+            {
+                (name, queues) = TapQueues.Create(template, request.QueueCount, virtioNetHeader);
+                ifIndex = requests.GetLink(0, name).IfIndex;
+                var configure = new NetlinkMessageWriter(Rtnl.RTM_NEWLINK, Rtnl.NLM_F_REQUEST | Rtnl.NLM_F_ACK, ifIndex,
+                        (uint)(request.Flags & DeviceFlagSets.Changeable), (uint)DeviceFlagSets.Changeable)
+                    .Mac(Rtnl.IFLA_ADDRESS, request.MacAddress)
+                    .UInt32(Rtnl.IFLA_MTU, (uint)request.Mtu)
+                    .UInt32(Rtnl.IFLA_TXQLEN, (uint)request.TxQueueLength)
+                    .String(Rtnl.IFLA_IFALIAS, $"netdev: {request.DriverName} driver, pid {Environment.ProcessId}");
+                requests.Request(configure, name);
+            }
             var features = virtioNetHeader ? TapQueues.NegotiateOffloads(queues[0], request.Features, name) : DeviceFeatures.None;
-            var ifIndex = requests.GetLink(0, name).IfIndex;
-            var configure = new NetlinkMessageWriter(Rtnl.RTM_NEWLINK, Rtnl.NLM_F_REQUEST | Rtnl.NLM_F_ACK, ifIndex,
-                    (uint)(request.Flags & DeviceFlagSets.Changeable), (uint)DeviceFlagSets.Changeable)
-                .Mac(Rtnl.IFLA_ADDRESS, request.MacAddress)
-                .UInt32(Rtnl.IFLA_MTU, (uint)request.Mtu)
-                .UInt32(Rtnl.IFLA_TXQLEN, (uint)request.TxQueueLength)
-                .String(Rtnl.IFLA_IFALIAS, $"netdev: {request.DriverName} driver, pid {Environment.ProcessId}");
-            requests.Request(configure, name);
             var monitor = new LinkMonitor(notifications, requests, ifIndex, name, networkNamespace);
-            return new TapLink(name, ifIndex, networkNamespace, queues, requests, monitor)
+            var tapLink = new TapLink(name, ifIndex, networkNamespace, queues, requests, monitor)
             {
                 _notificationBuffer = notificationBuffer,
                 _options = options,
+                _attached = options.Attach,
+                _logger = options.Logger,
                 VirtioNetHeader = virtioNetHeader,
                 Features = features,
             };
+            if (privilegeNote is not null)
+            {
+                tapLink.NotePrivilege(privilegeNote);
+            }
+            return tapLink;
         }
         catch
         {
@@ -144,6 +164,11 @@ internal sealed partial class TapLink : IHostLink
     {
         lock (_netlinkLock)
         {
+            // An attached TAP may be up already (root set it up): asking again would need a privilege for nothing.
+            if (_attached && _requests.GetLink(IfIndex, Name).IsUp == up)
+            {
+                return;
+            }
             var request = new NetlinkMessageWriter(Rtnl.RTM_NEWLINK, Rtnl.NLM_F_REQUEST | Rtnl.NLM_F_ACK, IfIndex,
                 up ? (uint)DeviceFlags.Up : 0, (uint)DeviceFlags.Up);
             try
@@ -153,6 +178,11 @@ internal sealed partial class TapLink : IHostLink
             catch (NetDevException error) when (error.Errno == Errno.ENODEV && !up)
             {
                 // Deleted by someone else (the monitor reports that): an interface that is gone is down, as asked.
+            }
+            catch (NetDevException error) when (_attached && error.IsPermissionDenied)
+            {
+                // Not this process's to change: the device follows whatever state root gives the interface.
+                NotePrivilege($"{Name}: attached without CAP_NET_ADMIN, so it stays {(up ? "down" : "up")} until root runs ip link set dev {Name} {(up ? "up" : "down")}; frames flow while it is up");
             }
         }
     }

@@ -46,6 +46,60 @@ internal static class TapQueues
     }
 
     /// <summary>
+    /// Attaches <paramref name="queueCount"/> non-blocking descriptors to the persistent TAP
+    /// <paramref name="name"/>, which must exist (see <see cref="PersistentTap"/>): no IFF_TUN_EXCL, and
+    /// IFF_MULTI_QUEUE exactly when more than one queue is asked for, as the kernel requires it to match how
+    /// the TAP was made. Needs no privilege when the TAP's owner (or group) is the caller's.
+    /// </summary>
+    /// <exception cref="NetDevException">The kernel refused, with a sentence saying what to do: the TAP was made
+    /// for another number of queues (EINVAL), belongs to someone else (EPERM), or is in use (EBUSY).</exception>
+    internal static SafeFileDescriptor[] Attach(string name, int queueCount, bool virtioNetHeader)
+    {
+        var flags = (short)(Interop.IFF_TAP | Interop.IFF_NO_PI
+            | (queueCount > 1 ? Interop.IFF_MULTI_QUEUE : 0)
+            | (virtioNetHeader ? Interop.IFF_VNET_HDR : 0));
+        var queues = new List<SafeFileDescriptor>(queueCount);
+        try
+        {
+            for (var i = 0; i < queueCount; i++)
+            {
+                try
+                {
+                    queues.Add(OpenQueue(name, flags).Queue);
+                }
+                catch (NetDevException error)
+                {
+                    throw AttachFailure(error, name, queueCount);
+                }
+            }
+            return queues.ToArray();
+        }
+        catch
+        {
+            foreach (var queue in queues)
+            {
+                queue.Dispose();
+            }
+            throw;
+        }
+    }
+
+    /// <summary>What a refused attach means, in words a person can act on.</summary>
+    private static NetDevException AttachFailure(NetDevException error, string name, int queueCount) => error.Errno switch
+    {
+        Errno.EINVAL => new NetDevException(Errno.EINVAL, "TUNSETIFF", name,
+            queueCount > 1
+                ? $"it is not a multi-queue TAP, and {queueCount} queues need one (netdev create {name} --queues {queueCount})"
+                : $"it is not a single-queue TAP (a multi-queue TAP takes as many queues as it was made for: attach with --queues N)"),
+        Errno.EPERM or Errno.EACCES when error.Operation.StartsWith("open", StringComparison.Ordinal) => new NetDevException(error.Errno, error.Operation, name,
+            $"{CloneDevice} is not open to this user (most systems make it mode 0666; here it is not)"),
+        Errno.EPERM or Errno.EACCES => new NetDevException(error.Errno, "TUNSETIFF", name,
+            "the TAP belongs to another user or group (make it with netdev create NAME --user USER, or ip tuntap add dev NAME mode tap user USER)"),
+        Errno.EBUSY => new NetDevException(Errno.EBUSY, "TUNSETIFF", name, "another process is attached to it already"),
+        _ => error,
+    };
+
+    /// <summary>
     /// Turns on the offloads of <paramref name="wanted"/> that the kernel accepts (TUNSETOFFLOAD), trying
     /// without UDP segmentation, then without segmentation at all, when a kernel refuses; returns those in force.
     /// </summary>

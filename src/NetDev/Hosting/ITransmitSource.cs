@@ -6,7 +6,7 @@ namespace NetDev.Hosting;
 /// to the driver, <c>XmitMore</c>, Busy re-offer, stop and wake, the watchdog, control requests, counters.
 /// </summary>
 /// <remarks>
-/// <para>Threads: <see cref="Start"/>, <see cref="TryRead"/>, <see cref="Wait"/> and <see cref="IDisposable.Dispose"/>
+/// <para>Threads: <see cref="Attach"/> runs first, once, on the registering thread; <see cref="Start"/>, <see cref="TryRead"/>, <see cref="Wait"/> and <see cref="IDisposable.Dispose"/>
 /// run on the queue's thread only, in that order (Dispose runs on the disposing thread instead when the
 /// queue's thread never started); <see cref="Wake"/> may be called from any thread, at any time, also
 /// before <see cref="Start"/> and after <see cref="IDisposable.Dispose"/>.</para>
@@ -21,6 +21,13 @@ public interface ITransmitSource : IDisposable
     /// again while its queue is not stopped. One millisecond unless the host says otherwise.
     /// </summary>
     TimeSpan BusyRetryInterval => TimeSpan.FromMilliseconds(1);
+
+    /// <summary>
+    /// At registration, before <see cref="Start"/>: <paramref name="queue"/> is the framework's side of this
+    /// source's queue, for a host that drives it (a test host pumps it, an <see cref="IInlineTransmitSource"/>
+    /// serves it). Hosts whose sources only do I/O ignore it, which the default does.
+    /// </summary>
+    void Attach(TransmitQueueHandle queue) { }
 
     /// <summary>On the queue's thread, before anything else: frames are to be read into buffers of <paramref name="pool"/>.</summary>
     /// <param name="pool">The queue's transmit pool, already bound to the calling thread.</param>

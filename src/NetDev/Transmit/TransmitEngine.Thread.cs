@@ -225,7 +225,7 @@ internal sealed partial class TransmitEngine
                 _serving = true;
                 var outer = t_current;
                 t_current = this;
-                inline.EnterServe();
+                inline.BeginServing();
                 try
                 {
                     while (Interlocked.Exchange(ref _serveRequested, 0) == 1 && !_stopping)
@@ -238,7 +238,7 @@ internal sealed partial class TransmitEngine
                 finally
                 {
                     RunRequests();
-                    inline.ExitServe();
+                    inline.EndServing();
                     t_current = outer;
                     _serving = false;
                 }
@@ -371,23 +371,4 @@ internal sealed partial class TransmitEngine
             return true;
         }
     }
-}
-
-/// <summary>
-/// A source whose queue is served on the threads of the calls that feed it rather than on a thread of its
-/// own: NetDev.Testing's deterministic mode, where a test sees a frame's outcome when its call returns.
-/// </summary>
-internal interface IInlineTransmitSource : ITransmitSource
-{
-    /// <summary>The engine to call <see cref="TransmitEngine.Serve"/> on when frames arrive, timers fire or the queue is woken.</summary>
-    void Attach(TransmitEngine engine);
-
-    /// <summary>After each round: calls <see cref="TransmitEngine.Serve"/> with a retry after <paramref name="delay"/> (null: no timer).</summary>
-    void Schedule(TimeSpan? delay);
-
-    /// <summary>A round of serving begins on this thread (under the engine's gate).</summary>
-    void EnterServe() { }
-
-    /// <summary>That round of serving ended.</summary>
-    void ExitServe() { }
 }

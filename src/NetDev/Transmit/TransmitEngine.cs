@@ -44,7 +44,11 @@ internal sealed partial class TransmitEngine
     {
         _queue = queue;
         _device = device;
+        Handle = new TransmitQueueHandle(this, queue.Index);
     }
+
+    /// <summary>What the host that feeds this queue may drive (given to its source at <see cref="Start"/>).</summary>
+    internal TransmitQueueHandle Handle { get; }
 
     /// <summary>Whether the engine reads frames now: the device is open, the queue not stopped and nothing waits.</summary>
     internal bool IsAccepting => _enabled && !_queue.IsStopped && !_hasPending;
@@ -67,11 +71,11 @@ internal sealed partial class TransmitEngine
             throw new InvalidOperationException($"Queue {_queue.Index} of {_device.Name} is served already.");
         }
         _source = source;
+        source.Attach(Handle);
         if (source is IInlineTransmitSource inline)
         {
             _inline = inline;
             inline.Start(_queue.TxPool);
-            inline.Attach(this);
             return;
         }
         StartThread();

@@ -35,5 +35,9 @@ public sealed class TestNamespace : IDisposable
 
     public T Run<T>(Func<T> work) => NetworkNamespace.Run(Name, work);
 
+    /// <summary>One of the kernel's counters of <paramref name="device"/> (<c>/sys/class/net/DEV/statistics/NAME</c>), read inside the namespace.</summary>
+    public long Counter(string device, string name) =>
+        long.Parse(Shell.Run("ip", $"netns exec {Name} cat /sys/class/net/{device}/statistics/{name}").Trim(), System.Globalization.CultureInfo.InvariantCulture);
+
     public void Dispose() => Shell.TryRun("ip", $"netns del {Name}");
 }

@@ -1,4 +1,3 @@
-using NetDev.Transmit;
 using NetDev.Hosting;
 
 namespace NetDev.Tests.Fakes;
@@ -228,7 +227,7 @@ public sealed class FakeLink : IHostLink
 public sealed class FakeTransmitSource(int queue, List<int> notified) : IInlineTransmitSource
 {
     private readonly Queue<SkBuff> _frames = new();
-    private TransmitEngine? _engine;
+    private TransmitQueueHandle? _queue;
 
     /// <summary>Frames sent but not yet taken by the engine.</summary>
     public int Waiting => _frames.Count;
@@ -236,7 +235,7 @@ public sealed class FakeTransmitSource(int queue, List<int> notified) : IInlineT
     /// <summary>Whether the framework disposed the source.</summary>
     public bool IsDisposed { get; private set; }
 
-    void IInlineTransmitSource.Attach(TransmitEngine engine) => _engine = engine;
+    public void Attach(TransmitQueueHandle queue) => _queue = queue;
 
     void IInlineTransmitSource.Schedule(TimeSpan? delay)
     {
@@ -284,6 +283,6 @@ public sealed class FakeTransmitSource(int queue, List<int> notified) : IInlineT
     internal void Arrive(SkBuff skb)
     {
         _frames.Enqueue(skb);
-        (_engine ?? throw new InvalidOperationException("The source is not attached to an engine.")).Serve(retry: false);
+        (_queue ?? throw new InvalidOperationException("The source is not attached to a queue.")).Serve(retry: false);
     }
 }

@@ -1,9 +1,6 @@
-#:project ../../src/NetDev.Drivers/NetDev.Drivers.csproj
-#:project ../../src/NetDev.Linux/NetDev.Linux.csproj
-
 // TCP throughput through two tunnel devices, measured with iperf3 (docs/tunnel.md, "Offloads").
 // Usage, as root, with iperf3 installed:
-//   dotnet run docs/examples/tunnel-throughput.cs -- [none|segmentation|coalescing|all] [seconds]
+//   dotnet run -c Release --project examples/TunnelThroughput -- [none|segmentation|coalescing|all] [seconds]
 // It makes two network namespaces of its own joined by a veth (the underlay), a tunnel in each, runs
 // `iperf3 -c` from one to the other for the given time (10 s by default) once per mode asked for, prints
 // the rate and the tunnels' own counters, and removes everything again, also on failure or Ctrl+C.
