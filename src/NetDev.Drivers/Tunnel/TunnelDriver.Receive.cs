@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using NetDev.Linux;
 using NetDev.Offload;
@@ -15,6 +16,12 @@ public sealed partial class TunnelDriver
 
     /// <summary>Messages per receive with UDP GRO: each may carry up to 64 KiB of merged datagrams.</summary>
     private const int CoalescedReceiveSlots = 8;
+
+    /// <summary>
+    /// With receive coalescing, how many datagrams already waiting are taken before the held frames go out:
+    /// a NAPI poll's budget. Taking stops sooner when nothing waits or nothing is held.
+    /// </summary>
+    private const int CoalescingBudget = NetDevice.ReceiveBatchSize;
 
     /// <summary>Datagrams per receive with <c>recvmmsg</c> alone.</summary>
     private const int BatchedReceiveSlots = 16;
@@ -69,26 +76,32 @@ public sealed partial class TunnelDriver
             {
                 while (!_stopping)
                 {
-                    var count = ReceiveBatch(batch);
-                    if (_stopping)
+                    // One round is a NAPI poll: a receive, and while frames are held for merging, more receives
+                    // of what already waits (up to the budget), then everything held goes on. So coalescing
+                    // never makes a frame wait for a datagram that has not arrived.
+                    var taken = 0;
+                    do
                     {
-                        break;
+                        var count = ReceiveBatch(batch);
+                        if (_stopping)
+                        {
+                            break;
+                        }
+                        if (count == 0)
+                        {
+                            // A persistent error must not turn this thread into a busy loop.
+                            consecutiveErrors++;
+                            Thread.Sleep(Math.Min(consecutiveErrors, MaxErrorBackoffMilliseconds));
+                            break;
+                        }
+                        consecutiveErrors = 0;
+                        _rxCalls++;
+                        for (var i = 0; i < count; i++)
+                        {
+                            taken += DeliverMessage(device, batch, i, frames, coalescer);
+                        }
                     }
-                    if (count == 0)
-                    {
-                        // A persistent error must not turn this thread into a busy loop.
-                        consecutiveErrors++;
-                        Thread.Sleep(Math.Min(consecutiveErrors, MaxErrorBackoffMilliseconds));
-                        continue;
-                    }
-                    consecutiveErrors = 0;
-                    _rxCalls++;
-                    for (var i = 0; i < count; i++)
-                    {
-                        DeliverMessage(device, batch, i, frames, coalescer);
-                    }
-                    // The end of a receive is the end of a NAPI poll: what is held goes on now, so coalescing
-                    // never makes a frame wait for the next datagram.
+                    while (coalescer is { HeldCount: > 0 } && taken < CoalescingBudget && DatagramWaiting());
                     Flush(frames, coalescer);
                 }
             }
@@ -133,9 +146,9 @@ public sealed partial class TunnelDriver
 
     /// <summary>
     /// Judges and hands on the datagrams of message <paramref name="index"/>: one datagram, or each of the
-    /// datagrams UDP GRO merged into it, one at a time.
+    /// datagrams UDP GRO merged into it, one at a time. Returns how many datagrams it held.
     /// </summary>
-    private void DeliverMessage(NetDevice<TunnelDriver> device, DatagramReceiveBatch batch, int index, FrameBatch frames, GroCoalescer? coalescer)
+    private int DeliverMessage(NetDevice<TunnelDriver> device, DatagramReceiveBatch batch, int index, FrameBatch frames, GroCoalescer? coalescer)
     {
         var peer = PeerIndexOf(batch, index);
         var message = batch.Datagram(index);
@@ -144,11 +157,28 @@ public sealed partial class TunnelDriver
         if (segmentSize <= 0 || received > message.Length)
         {
             DeliverDatagram(device, message, received, peer, frames, coalescer);
-            return;
+            return 1;
         }
+        var datagrams = 0;
         foreach (var datagram in new GroSegments(message, segmentSize))
         {
             DeliverDatagram(device, datagram, datagram.Length, peer, frames, coalescer);
+            datagrams++;
+        }
+        return datagrams;
+    }
+
+    /// <summary>Whether a datagram waits in the socket, so receiving it will not block (<c>FIONREAD</c>).</summary>
+    private bool DatagramWaiting()
+    {
+        try
+        {
+            return !_stopping && _datagrams.Socket.Available > 0;
+        }
+        catch (Exception error) when (error is SocketException or ObjectDisposedException)
+        {
+            // Closed under us, or failing: the receive that follows sees and handles it.
+            return false;
         }
     }
 

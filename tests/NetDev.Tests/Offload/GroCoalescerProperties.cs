@@ -39,6 +39,44 @@ public sealed class GroCoalescerProperties
         }, iter: 400, print: gso => gso.ToString());
 
     [Fact]
+    public void MergingFromSpansFirstGivesWhatReceivingFramesGives() =>
+        GsoCase.Any.Sample(gso =>
+        {
+            // One send's segments, one of them corrupt in the middle: TryMerge must take
+            // exactly what Receive would merge and leave everything else to it.
+            var segments = GsoSegmenterProperties.SegmentCopying(gso, gso.Build(), out _);
+            var spoiled = segments.Select(segment => segment.ToArray()).ToList();
+            if (spoiled.Count > 2)
+            {
+                spoiled[spoiled.Count / 2][^1] ^= 0x5A;
+            }
+            var pool = new SkBuffPool(BigBuffer, 64);
+            var expected = Coalesce(pool, spoiled, Tso).Select(Take).ToList();
+            var sink = new CollectingSink();
+            var gro = new GroCoalescer(sink, Tso);
+            var merged = 0;
+            foreach (var frame in spoiled)
+            {
+                if (gro.TryMerge(frame))
+                {
+                    merged++;
+                    continue;
+                }
+                Receive(gro, pool, frame);
+            }
+            gro.Flush();
+            var actual = sink.Frames.Select(Take).ToList();
+            Assert.Equal(expected.Count, actual.Count);
+            for (var i = 0; i < expected.Count; i++)
+            {
+                Assert.True(expected[i].Bytes.AsSpan().SequenceEqual(actual[i].Bytes), $"frame {i} differs");
+                Assert.Equal(expected[i].Offload, actual[i].Offload);
+            }
+            Assert.Equal(gro.MergedSegments, merged);
+            Assert.Equal(0, pool.Outstanding);
+        }, iter: 400, print: gso => gso.ToString());
+
+    [Fact]
     public void TheSegmentsOfOneSendBecomeOneFrameDescribingTheirSegmentation() =>
         GsoCase.Any.Where(g => !g.Udp && g.PayloadLength > 0)
             // Only ACK, and PSH at the end: the flags a bulk sender's segments carry.

@@ -46,6 +46,53 @@ public sealed class GsoSegmenterProperties
         }, iter: Iterations, print: gso => gso.ToString());
 
     [Fact]
+    public void CuttingPackedMakesTheSameSegmentsAsCopyingAtOneStrideWithTheRoomLeftAlone() =>
+        GsoCase.Any.Sample(gso =>
+        {
+            var original = gso.Build();
+            var copied = SegmentCopying(gso, original, out _);
+            // Room as a tunnel needs it (a header in front, a tag behind), and a buffer so small that the walk
+            // takes several fills, some of one segment only.
+            var before = gso.SegmentCount % 5 * 4;
+            var after = gso.SegmentCount % 3 * 8;
+            var skb = Load(gso, original, Pool);
+            try
+            {
+                Assert.Equal(OffloadResult.Done, GsoSegmenter.SegmentPacked(skb, out var walk));
+                Assert.Equal(copied.Count, walk.Count);
+                var stride = before + walk.SegmentFrameLength + after;
+                var destination = new byte[2 * stride + 1];
+                var packed = new List<byte[]>();
+                while (!walk.IsFinished)
+                {
+                    destination.AsSpan().Fill(0xEE);
+                    var count = walk.Fill(skb, destination, before, after, maxSegments: 3, out var length);
+                    Assert.InRange(count, 1, 2);
+                    for (var k = 0; k < count; k++)
+                    {
+                        var index = packed.Count;
+                        var frameLength = walk.FrameLengthOf(index);
+                        var start = k * stride;
+                        Assert.True(destination.AsSpan(start, before).IndexOfAnyExcept((byte)0xEE) < 0, "the room in front was written");
+                        Assert.True(destination.AsSpan(start + before + frameLength, after).IndexOfAnyExcept((byte)0xEE) < 0, "the room behind was written");
+                        packed.Add(destination.AsSpan(start + before, frameLength).ToArray());
+                    }
+                    Assert.Equal((count - 1) * stride + before + walk.FrameLengthOf(packed.Count - 1) + after, length);
+                }
+                Assert.True(skb.Data.SequenceEqual(original), "the original frame was changed");
+                Assert.Equal(copied.Count, packed.Count);
+                for (var i = 0; i < copied.Count; i++)
+                {
+                    Assert.True(copied[i].AsSpan().SequenceEqual(packed[i]), $"segment {i} differs");
+                }
+            }
+            finally
+            {
+                skb.Consume();
+            }
+        }, iter: Iterations, print: gso => gso.ToString());
+
+    [Fact]
     public void SegmentsKeepTheFramesMetadataAndLeaveNoOffload()
     {
         var gso = new GsoCase(false, 0, 0, 0, false, 3, GsoCase.Ack | GsoCase.Psh | GsoCase.Fin, 1000, 5, 512, 7, 0, 3000, 1448, false, 42);
