@@ -6,7 +6,7 @@ namespace NetDev.Cli.Tests;
 /// <summary>How <c>netdev run</c> ends on SIGTERM/SIGINT: under heavy traffic, and when its teardown cannot finish.</summary>
 public sealed partial class TerminationTests
 {
-    [GeneratedRegex(@"^(?<name>\S+) tx_packets=(?<txPackets>\d+) tx_bytes=\d+ rx_packets=(?<rxPackets>\d+) rx_bytes=\d+ tx_dropped=\d+$")]
+    [GeneratedRegex(@"^(?<name>\S+) tx_packets=(?<txPackets>\d+) tx_bytes=\d+ rx_packets=(?<rxPackets>\d+) rx_bytes=\d+ tx_dropped=\d+ rx_dropped=\d+ tx_errors=\d+ rx_errors=\d+$")]
     private static partial Regex StatsLine();
 
     [Fact]

@@ -69,6 +69,9 @@ public sealed partial class TunnelDriver
         });
         var frames = new FrameBatch(device);
         var coalescer = IsCoalescing ? new GroCoalescer(frames, device.Features) : null;
+        // The most frames this thread holds at once: a full batch for the system, one merged frame per flow the
+        // coalescer tracks, and the one being filled. Reserved now, the pool never grows on the packet path.
+        device.Queues[ReceiveQueue].RxPool.Reserve(NetDevice.ReceiveBatchSize + (coalescer is null ? 0 : GroCoalescer.DefaultMaxFlows) + 1);
         var consecutiveErrors = 0;
         try
         {
