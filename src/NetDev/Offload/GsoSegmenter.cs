@@ -97,23 +97,8 @@ public static class GsoSegmenter
     /// the frame is untouched and the walk has no segments.</returns>
     public static OffloadResult SegmentInPlace(SkBuff skb, out InPlaceSegments segments)
     {
-        var offload = skb.Offload;
-        var frame = skb.Data;
-        segments = default;
-        if (offload.GsoType == GsoType.None)
-        {
-            if (offload.NeedsChecksum && !CanComplete(frame.Length, offload))
-            {
-                return OffloadResult.Malformed;
-            }
-            segments = new InPlaceSegments(skb, default, offload);
-            return OffloadResult.Done;
-        }
-        var result = SegmentPlan.TryCreate(frame, offload, out var plan);
-        if (result == OffloadResult.Done)
-        {
-            segments = new InPlaceSegments(skb, plan, offload);
-        }
+        var result = Plan(skb, out var plan);
+        segments = result == OffloadResult.Done ? new InPlaceSegments(skb, plan, skb.Offload) : default;
         return result;
     }
 
@@ -126,24 +111,24 @@ public static class GsoSegmenter
     /// walk has no segments.</returns>
     public static OffloadResult SegmentPacked(SkBuff skb, out PackedSegments segments)
     {
+        var result = Plan(skb, out var plan);
+        segments = result == OffloadResult.Done ? new PackedSegments(skb, plan, skb.Offload) : default;
+        return result;
+    }
+
+    /// <summary>
+    /// How <paramref name="skb"/> is cut, for both walks: no plan for a frame without GSO (one segment, its
+    /// checksum completed if it needs one), otherwise the segment plan of its headers.
+    /// </summary>
+    private static OffloadResult Plan(SkBuff skb, out SegmentPlan plan)
+    {
         var offload = skb.Offload;
-        var frame = skb.Data;
-        segments = default;
         if (offload.GsoType == GsoType.None)
         {
-            if (offload.NeedsChecksum && !CanComplete(frame.Length, offload))
-            {
-                return OffloadResult.Malformed;
-            }
-            segments = new PackedSegments(skb, default, offload);
-            return OffloadResult.Done;
+            plan = default;
+            return offload.NeedsChecksum && !CanComplete(skb.Data.Length, offload) ? OffloadResult.Malformed : OffloadResult.Done;
         }
-        var result = SegmentPlan.TryCreate(frame, offload, out var plan);
-        if (result == OffloadResult.Done)
-        {
-            segments = new PackedSegments(skb, plan, offload);
-        }
-        return result;
+        return SegmentPlan.TryCreate(skb.Data, offload, out plan);
     }
 
     private static bool CanComplete(int frameLength, in SkBuffOffload offload) =>
