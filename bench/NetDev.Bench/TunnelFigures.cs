@@ -124,17 +124,8 @@ internal sealed class TunnelFigures(BenchContext context)
                 cpuPerByte = received > 0 ? (double)cpu / received : double.NaN;
             }
             var output = client.WaitForOutput(TimeSpan.FromSeconds(seconds + 30), context.Cancellation);
-            using var document = JsonDocument.Parse(output);
-            if (document.RootElement.TryGetProperty("error", out var error))
-            {
-                throw new BenchException($"iperf3 over {link.Name}: {error.GetString()}");
-            }
-            var bits = document.RootElement.GetProperty("end").GetProperty("sum_received").GetProperty("bits_per_second").GetDouble();
+            var bits = IperfOutput.ReceivedBitsPerSecond(output, link.Name, client.Errors);
             return new IperfResult(bits, bytesPerDatagram, cpuPerByte);
-        }
-        catch (JsonException error)
-        {
-            throw new BenchException($"iperf3 over {link.Name} printed no result: {error.Message} {client.Errors}");
         }
         finally
         {
