@@ -197,7 +197,7 @@ public sealed class TunnelOffloadTests
         socket = TunnelDriver.CreateSocket(new IPEndPoint(IPAddress.Loopback, 0));
         using var all = TunnelDriver.CreateRegistration(new NetDev.Linux.LinuxHost(), socket, new IPEndPoint(IPAddress.Loopback, 4789));
         Assert.Equal(DeviceFeatures.All, all.Device.Features);
-        Assert.Equal(TunnelOffloads.Segmentation, all.Device.DriverData.Offloads);
+        Assert.Equal(TunnelOffloads.SegmentationAndCoalescing, all.Device.DriverData.Offloads);
         Assert.Equal(NetDevice.GsoMaxFrameLength, all.Device.MaxFrameLength);
     }
 

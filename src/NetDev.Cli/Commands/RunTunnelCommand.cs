@@ -67,7 +67,7 @@ internal static class RunTunnelCommand
             Description = "none: wire-size frames from the kernel; segmentation: 64 KiB frames cut into datagrams here; "
                 + "coalescing: also merge received TCP segments before handing them to the kernel.",
             HelpName = "MODE",
-            DefaultValueFactory = _ => "segmentation",
+            DefaultValueFactory = _ => "coalescing",
         };
         offloads.AcceptOnlyFromAmong("none", "segmentation", "coalescing");
         var netns = new Option<string?>("--netns")

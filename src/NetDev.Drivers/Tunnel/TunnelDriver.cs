@@ -57,7 +57,7 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
 
     /// <summary>What the driver asks for as socket send and receive buffers in <see cref="CreateSocket"/>;
     /// the kernel caps it at <c>net.core.wmem_max</c>/<c>rmem_max</c>.</summary>
-    public const int SocketBufferBytes = 1 << 20;
+    public const int SocketBufferBytes = 8 << 20;
 
     private const int Ipv4HeaderLength = 20;
     private const int Ipv6HeaderLength = 40;
@@ -87,7 +87,7 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
     /// <param name="sendPath">The fastest way datagrams may be sent (lower values force a fallback; what the kernel takes is probed).</param>
     /// <param name="receivePath">The fastest way datagrams may be received (likewise).</param>
     /// <exception cref="ArgumentException">The socket is not a bound UDP socket, or the peer cannot be reached with it.</exception>
-    public TunnelDriver(Socket socket, IPEndPoint remote, TunnelOffloads offloads = TunnelOffloads.Segmentation,
+    public TunnelDriver(Socket socket, IPEndPoint remote, TunnelOffloads offloads = TunnelOffloads.SegmentationAndCoalescing,
         DatagramSendPath sendPath = DatagramSendPath.Segmented, DatagramReceivePath receivePath = DatagramReceivePath.Coalesced)
         : this(socket, [remote ?? throw new ArgumentNullException(nameof(remote))], offloads, null, sendPath, receivePath)
     {
@@ -106,7 +106,7 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
     /// <param name="sendPath">The fastest way datagrams may be sent.</param>
     /// <param name="receivePath">The fastest way datagrams may be received.</param>
     /// <exception cref="ArgumentException">The socket is not a bound UDP socket, or a peer cannot be reached with it or is named twice.</exception>
-    public TunnelDriver(Socket socket, IReadOnlyList<IPEndPoint> peers, TunnelOffloads offloads = TunnelOffloads.Segmentation, TunnelOptions? options = null,
+    public TunnelDriver(Socket socket, IReadOnlyList<IPEndPoint> peers, TunnelOffloads offloads = TunnelOffloads.SegmentationAndCoalescing, TunnelOptions? options = null,
         DatagramSendPath sendPath = DatagramSendPath.Segmented, DatagramReceivePath receivePath = DatagramReceivePath.Coalesced)
     {
         ArgumentNullException.ThrowIfNull(socket);
@@ -185,7 +185,7 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
     /// <param name="underlayMtu">The underlay's MTU.</param>
     /// <param name="offloads">The driver's offload mode.</param>
     /// <param name="keyed">Whether the driver has a key (<see cref="IsKeyed"/>), which leaves less room for the frame.</param>
-    public static void Setup(NetDevice device, AddressFamily underlay, int underlayMtu = DefaultUnderlayMtu, TunnelOffloads offloads = TunnelOffloads.Segmentation, bool keyed = false)
+    public static void Setup(NetDevice device, AddressFamily underlay, int underlayMtu = DefaultUnderlayMtu, TunnelOffloads offloads = TunnelOffloads.SegmentationAndCoalescing, bool keyed = false)
     {
         ArgumentNullException.ThrowIfNull(device);
         var mtu = DefaultMtu(underlay, underlayMtu, keyed);
@@ -226,7 +226,7 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
         int underlayMtu = DefaultUnderlayMtu,
         int txQueues = 1,
         ILoggerFactory? loggerFactory = null,
-        TunnelOffloads offloads = TunnelOffloads.Segmentation,
+        TunnelOffloads offloads = TunnelOffloads.SegmentationAndCoalescing,
         DatagramSendPath sendPath = DatagramSendPath.Segmented,
         DatagramReceivePath receivePath = DatagramReceivePath.Coalesced)
     {
@@ -258,7 +258,7 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
         int underlayMtu = DefaultUnderlayMtu,
         int txQueues = 1,
         ILoggerFactory? loggerFactory = null,
-        TunnelOffloads offloads = TunnelOffloads.Segmentation,
+        TunnelOffloads offloads = TunnelOffloads.SegmentationAndCoalescing,
         TunnelOptions? options = null,
         DatagramSendPath sendPath = DatagramSendPath.Segmented,
         DatagramReceivePath receivePath = DatagramReceivePath.Coalesced)
@@ -307,8 +307,7 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
             {
                 socket.DualMode = true;
             }
-            socket.ReceiveBufferSize = SocketBufferBytes;
-            socket.SendBufferSize = SocketBufferBytes;
+            SetBufferSizes(socket);
             socket.Bind(local);
             return socket;
         }
@@ -321,6 +320,36 @@ public sealed partial class TunnelDriver : IDeviceOperations<TunnelDriver>, IEth
         {
             socket.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Asks for <see cref="SocketBufferBytes"/> of send and receive buffer: beyond <c>net.core.rmem_max</c>/<c>wmem_max</c>
+    /// when the process may (<c>SO_RCVBUFFORCE</c>/<c>SO_SNDBUFFORCE</c> need <c>CAP_NET_ADMIN</c>), else as much as those allow.
+    /// </summary>
+    /// <remarks>A receive buffer holds few UDP GRO super-datagrams (each up to 64 KiB of merged datagrams): with the
+    /// default 208 KiB, a receive thread that is not scheduled for a moment loses whole bursts, and TCP inside the
+    /// tunnel retransmits them, so the buffer is what keeps a busy machine's tunnel at speed.</remarks>
+    private static void SetBufferSizes(Socket socket)
+    {
+        const int SocketLevel = 1, SendBufferForce = 32, ReceiveBufferForce = 33;
+        Span<byte> size = stackalloc byte[sizeof(int)];
+        BitConverter.TryWriteBytes(size, SocketBufferBytes);
+        foreach (var (force, set) in new (int, Action)[]
+        {
+            (ReceiveBufferForce, () => socket.ReceiveBufferSize = SocketBufferBytes),
+            (SendBufferForce, () => socket.SendBufferSize = SocketBufferBytes),
+        })
+        {
+            try
+            {
+                socket.SetRawSocketOption(SocketLevel, force, size);
+            }
+            catch (SocketException)
+            {
+                // No CAP_NET_ADMIN: the kernel caps the plain option at its maximum.
+                set();
+            }
         }
     }
 
