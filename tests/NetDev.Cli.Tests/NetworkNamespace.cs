@@ -1,23 +1,24 @@
 using System.Text.Json;
+using NetDev.TestSupport;
 
 namespace NetDev.Cli.Tests;
 
 /// <summary>
-/// A network namespace of its own for one test (<c>ndt-</c> and random hex), removed on dispose whether
-/// the test passed or not; everything a test does to interfaces happens in here, never in the root namespace.
+/// A network namespace of its own for one test; everything a test does to interfaces happens in here, never in
+/// the root namespace. Disposing kills the processes left inside and removes it whether the test passed or not
+/// (<see cref="KernelNamespace"/>).
 /// </summary>
 public sealed class NetworkNamespace : IAsyncDisposable
 {
-    private NetworkNamespace(string name) => Name = name;
+    private readonly KernelNamespace _namespace;
 
-    public string Name { get; }
+    private NetworkNamespace(KernelNamespace created) => _namespace = created;
 
-    public static async Task<NetworkNamespace> CreateAsync()
-    {
-        var name = $"ndt-{Convert.ToHexStringLower(Guid.NewGuid().ToByteArray(), 0, 5)}";
-        (await Shell.RunAsync("ip", "netns", "add", name)).EnsureSuccess();
-        return new NetworkNamespace(name);
-    }
+    public string Name => _namespace.Name;
+
+    /// <summary>A new namespace as <c>ip netns add</c> leaves it: IPv6 on, <c>lo</c> down.</summary>
+    public static async Task<NetworkNamespace> CreateAsync() =>
+        new(await Task.Run(() => KernelNamespace.Create(quiet: false, loopbackUp: false)));
 
     /// <summary>Runs <paramref name="arguments"/> inside the namespace (<c>ip netns exec</c>).</summary>
     public Task<CommandResult> ExecAsync(params string[] arguments) => Shell.RunAsync("ip", ["netns", "exec", Name, .. arguments]);
@@ -51,28 +52,10 @@ public sealed class NetworkNamespace : IAsyncDisposable
     }
 
     /// <summary>Kills every process inside the namespace (helpers a test started there, such as iperf3), but never this one.</summary>
-    public async Task KillProcessesAsync()
-    {
-        var pids = (await Shell.RunAsync("ip", "netns", "pids", Name)).Stdout
-            .Split('\n', StringSplitOptions.RemoveEmptyEntries)
-            .Where(pid => pid != Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture))
-            .ToArray();
-        if (pids.Length > 0)
-        {
-            await Shell.RunAsync("kill", ["-KILL", .. pids]);
-        }
-    }
+    public Task KillProcessesAsync() => Task.Run(_namespace.KillProcesses);
 
-    public async ValueTask DisposeAsync()
-    {
-        await KillProcessesAsync();
-        // Interfaces inside go with the namespace once no process keeps it; the CLI is killed before this.
-        // A test may have deleted the namespace itself, as an outsider would.
-        if (File.Exists(Path.Combine("/run/netns", Name)))
-        {
-            (await Shell.RunAsync("ip", "netns", "delete", Name)).EnsureSuccess();
-        }
-    }
+    // The CLI is killed before this; a test may have deleted the namespace itself, as an outsider would.
+    public async ValueTask DisposeAsync() => await Task.Run(_namespace.Dispose);
 }
 
 /// <summary>The parts of <c>ip -j -d -s link show</c> the tests look at.</summary>

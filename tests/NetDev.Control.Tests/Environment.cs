@@ -7,19 +7,15 @@ using System.Text.Json;
 
 namespace NetDev.Control.Tests;
 
-/// <summary>A network namespace of the test's own (<c>ndt-</c> and random hex), removed on dispose, also when the test failed.</summary>
+/// <summary>
+/// A network namespace of the test's own, quiet (no IPv6 autoconfiguration frames to count) with <c>lo</c> up.
+/// Disposing kills the processes left inside and removes it, also when the test failed (<see cref="KernelNamespace"/>).
+/// </summary>
 public sealed class TestNamespace : IDisposable
 {
-    public TestNamespace()
-    {
-        Name = $"ndt-{Guid.NewGuid().ToString("N")[..10]}";
-        Shell.Run("ip", "netns", "add", Name);
-        // Quiet: no IPv6 autoconfiguration frames to count.
-        Shell.Run("ip", "netns", "exec", Name, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1");
-        Shell.Run("ip", "-n", Name, "link", "set", "lo", "up");
-    }
+    private readonly KernelNamespace _namespace = KernelNamespace.Create();
 
-    public string Name { get; }
+    public string Name => _namespace.Name;
 
     /// <summary>Runs <c>ip -n NS</c> with <paramref name="arguments"/>.</summary>
     public string Ip(params string[] arguments) => Shell.Run("ip", ["-n", Name, .. arguments]);
@@ -39,7 +35,7 @@ public sealed class TestNamespace : IDisposable
         return document.RootElement[0].Clone();
     }
 
-    public void Dispose() => Shell.TryRun("ip", "netns", "del", Name);
+    public void Dispose() => _namespace.Dispose();
 }
 
 /// <summary>A temporary control directory, removed with everything in it on dispose.</summary>

@@ -112,7 +112,7 @@ public sealed class NamespaceTests
     [Fact]
     public void NamespacesCanBeCreatedAndDeletedWithoutIp()
     {
-        var name = $"ndt-{Guid.NewGuid().ToString("N")[..10]}";
+        var name = KernelNamespace.NewName();
         try
         {
             NetworkNamespace.Create(name);

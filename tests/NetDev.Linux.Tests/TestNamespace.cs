@@ -2,19 +2,16 @@ using System.Text.Json;
 
 namespace NetDev.Linux.Tests;
 
-/// <summary>A network namespace of the test's own, removed on dispose (also when the test failed).</summary>
+/// <summary>
+/// A network namespace of the test's own, quiet (no IPv6 autoconfiguration traffic on the interfaces under test)
+/// with <c>lo</c> up. Disposing kills the processes left inside and removes it, also when the test failed
+/// (<see cref="KernelNamespace"/>).
+/// </summary>
 public sealed class TestNamespace : IDisposable
 {
-    public TestNamespace()
-    {
-        Name = $"ndt-{Guid.NewGuid().ToString("N")[..10]}";
-        Shell.Run("ip", $"netns add {Name}");
-        // Quiet namespace: no IPv6 autoconfiguration traffic on the interfaces under test.
-        Shell.Run("ip", $"netns exec {Name} sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1");
-        Shell.Run("ip", $"-n {Name} link set lo up");
-    }
+    private readonly KernelNamespace _namespace = KernelNamespace.Create();
 
-    public string Name { get; }
+    public string Name => _namespace.Name;
 
     public LinuxHost Host => new(new LinuxHostOptions { NetworkNamespace = Name });
 
@@ -43,5 +40,8 @@ public sealed class TestNamespace : IDisposable
     public long Counter(string device, string name) =>
         long.Parse(Shell.Run("ip", $"netns exec {Name} cat /sys/class/net/{device}/statistics/{name}").Trim(), System.Globalization.CultureInfo.InvariantCulture);
 
-    public void Dispose() => Shell.TryRun("ip", $"netns del {Name}");
+    /// <summary>Kills every process a test started inside, but never the test process.</summary>
+    public void KillProcesses() => _namespace.KillProcesses();
+
+    public void Dispose() => _namespace.Dispose();
 }

@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using NetDev.Hosting;
 using NetDev.Linux;
+using NetDev.TestSupport;
 
 namespace NetDev.Testing.Tests;
 
@@ -25,7 +26,8 @@ public sealed class BothHostsTests
 
         var onTestHost = Scenario.Run(new TestHostSide(), frames);
         Outcome onLinux;
-        using (var ns = new OwnNamespace())
+        // Quiet: no IPv6 autoconfiguration frames among those counted; the scenario needs no loopback.
+        using (var ns = KernelNamespace.Create(quiet: true, loopbackUp: false))
         {
             onLinux = Scenario.Run(new LinuxSide(ns.Name), frames);
         }
@@ -226,37 +228,6 @@ public sealed class BothHostsTests
             BinaryPrimitives.WriteUInt16BigEndian(bytes[2..], TestFrames.ExperimentalEtherType);
             BinaryPrimitives.WriteInt32LittleEndian(bytes[4..], ifIndex);
             return address;
-        }
-    }
-
-    /// <summary>A network namespace of the test's own, quiet (no IPv6 autoconfiguration), removed on dispose.</summary>
-    private sealed class OwnNamespace : IDisposable
-    {
-        public OwnNamespace()
-        {
-            Name = $"ndt-{Guid.NewGuid():N}"[..14];
-            Run("ip", $"netns add {Name}");
-            try
-            {
-                Run("ip", $"netns exec {Name} sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1");
-            }
-            catch
-            {
-                Dispose();
-                throw;
-            }
-        }
-
-        public string Name { get; }
-
-        public void Dispose() => Run("ip", $"netns del {Name}");
-
-        private static void Run(string file, string arguments)
-        {
-            using var process = Process.Start(new ProcessStartInfo(file, arguments) { RedirectStandardError = true, UseShellExecute = false })!;
-            var error = process.StandardError.ReadToEnd();
-            process.WaitForExit();
-            Assert.True(process.ExitCode == 0, $"{file} {arguments} exited {process.ExitCode}: {error.Trim()}");
         }
     }
 }
