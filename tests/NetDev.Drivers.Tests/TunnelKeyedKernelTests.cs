@@ -101,6 +101,9 @@ public sealed class TunnelKeyedKernelTests
             var own = Own(tunnel.Device);
             Assert.Equal(0, own["tunnel_rx_auth_failed"] + own["tunnel_rx_new_session_failed"] + own["tunnel_rx_unauthenticated"]);
             Assert.Equal(1, own["tunnel_rx_sessions"]);
+            // Only the session's first datagram was opened the careful way; nothing failed, so nobody was suspect.
+            Assert.Equal(1, own["tunnel_rx_verified_slowly"]);
+            Assert.Equal(0, own["tunnel_rx_suspect_periods"]);
         }
     }
 
@@ -157,6 +160,11 @@ public sealed class TunnelKeyedKernelTests
         Assert.Equal(1, own["tunnel_rx_replayed"]);
         Assert.Equal(2, own["tunnel_rx_auth_failed"]);
         Assert.Equal(1, own["tunnel_rx_unauthenticated"]);
+        // The tampered datagram made A suspect (the one failure that took the runtime's exception, unless the
+        // forged one came more than SuspectInterval later); every other failed tag was judged without one.
+        Assert.InRange(own["tunnel_rx_suspect_periods"], 1, 2);
+        Assert.True(own["tunnel_rx_suspect_periods"] + own["tunnel_rx_verified_slowly"] >= own["tunnel_rx_auth_failed"] + 1,
+            $"{own["tunnel_rx_auth_failed"]} failed tags, {own["tunnel_rx_suspect_periods"]} suspect periods, {own["tunnel_rx_verified_slowly"]} opened carefully");
         Assert.Equal(rxBefore + 1, device.GetStats().RxPackets);
         // And the tunnel goes on working.
         (code, output) = TunnelPair.Ping(pair.Underlay.A, pair.Underlay.OverlayB);

@@ -136,6 +136,8 @@ public sealed partial class TunnelDriver
         statistics.Add(new("tunnel_rx_stale_session", RxCount(RxVerdict.StaleSession)));
         statistics.Add(new("tunnel_rx_session_limited", RxCount(RxVerdict.SessionLimited)));
         statistics.Add(new("tunnel_rx_sessions", Volatile.Read(ref _rxSessions)));
+        statistics.Add(new("tunnel_rx_verified_slowly", _keyedReceiver!.VerifiedSlowly));
+        statistics.Add(new("tunnel_rx_suspect_periods", _keyedReceiver.SuspectPeriods));
         statistics.Add(new("tunnel_tx_counter_spent", _txCounters.Count(c => c.CounterSpent)));
     }
 
