@@ -71,6 +71,12 @@ internal sealed class WireGuardEnd : IDisposable
             }
             sandbox.Sleep(TimeSpan.FromMilliseconds(50));
         }
+        // Its CPU time is read by PID: the process must be the daemon, not a shell or wrapper in front of it.
+        var command = File.ReadAllText($"/proc/{end._daemon.Id}/comm").Trim();
+        if (command != "wireguard-go")
+        {
+            throw new BenchException($"process {end._daemon.Id} started for {name} is '{command}', not wireguard-go: its CPU time would be the wrong process's");
+        }
         return end;
     }
 
