@@ -9,7 +9,7 @@ namespace NetDev.Drivers.Tunnel;
 /// <remarks>
 /// <para>AES-GCM rather than ChaCha20-Poly1305 because the machines this runs on have AES-NI, VAES and
 /// PCLMULQDQ, where .NET's AES-GCM (OpenSSL) seals and opens a tunnel datagram in less CPU time than its
-/// ChaCha20-Poly1305, about 0.8× (bench/: <c>aead</c> measures both).</para>
+/// ChaCha20-Poly1305, 0.6–0.9× of it in the runs so far (bench/: <c>aead</c> measures both).</para>
 /// <para><b>Invariants.</b> <c>_aead</c> is keyed with the session key of <see cref="SessionId"/> for the
 /// cipher's life; the derived key bytes live only on the stack of the constructor. One thread at a time:
 /// the AEAD object is not safe for concurrent use, so each transmit queue and the receive thread have their own.</para>
