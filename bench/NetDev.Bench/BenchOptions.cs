@@ -14,7 +14,13 @@ internal enum FigureGroups
 
     /// <summary>The mixed soak (lost frames, leaks): only when asked for, it is not a figure.</summary>
     MixedSoak = 8,
-    All = Tx | Rx | Pair | Tunnel,
+
+    /// <summary>The keyed tunnel against wireguard-go.</summary>
+    Keyed = 64,
+
+    /// <summary>AES-256-GCM against ChaCha20-Poly1305, in process.</summary>
+    Aead = 128,
+    All = Tx | Rx | Pair | Tunnel | Keyed | Aead,
 }
 
 /// <summary>How long and how often each figure is measured, and what to run.</summary>
@@ -56,7 +62,7 @@ internal sealed record BenchOptions(
           --iperf-seconds S    seconds of one iperf3 run (default 10, quick 3)
           --pings N            echo requests per RTT run (default 200, quick 50)
           --soak S             seconds of the memory soak: GC counts, peak RSS (default 60, quick 5; 0 skips)
-          --only LIST          figure groups to run, comma-separated: tx, rx, pair, tunnel (default all), soak
+          --only LIST          figure groups to run, comma-separated: tx, rx, pair, tunnel, keyed, aead (default all), soak
                                (the mixed soak: only when named; `bench/soak` runs it alone)
           --soak-minutes M     minutes of the mixed soak (default 10)
           --event-every S      seconds between the mixed soak's events: flap, MTU change, fault burst (default 10)
@@ -138,8 +144,10 @@ internal sealed record BenchOptions(
                 "rx" => FigureGroups.Rx,
                 "pair" => FigureGroups.Pair,
                 "tunnel" => FigureGroups.Tunnel,
+                "keyed" => FigureGroups.Keyed,
+                "aead" => FigureGroups.Aead,
                 "soak" => FigureGroups.MixedSoak,
-                _ => throw new ArgumentException($"--only takes tx, rx, pair, tunnel and soak; got '{part}'."),
+                _ => throw new ArgumentException($"--only takes tx, rx, pair, tunnel, keyed, aead and soak; got '{part}'."),
             };
         }
         return groups == FigureGroups.None ? throw new ArgumentException("--only needs at least one group.") : groups;

@@ -49,7 +49,7 @@ Baselines baselines;
 IReadOnlyList<(string What, string Value)> machine;
 try
 {
-    Requirements.Ensure(log);
+    Requirements.Ensure(log, wireGuard: options.Groups.HasFlag(FigureGroups.Keyed));
     Sandbox.RemoveStale(log);
     baselines = Baselines.Build(Path.Combine(repository, "bench", "baseline"), Path.Combine(repository, "bench", "artifacts", "baseline"));
     machine = Machine.Describe(baselines, repository);
@@ -86,6 +86,14 @@ try
     if (options.Groups.HasFlag(FigureGroups.Tunnel))
     {
         new TunnelFigures(context).Run();
+    }
+    if (options.Groups.HasFlag(FigureGroups.Keyed))
+    {
+        new KeyedTunnelFigures(context).Run();
+    }
+    if (options.Groups.HasFlag(FigureGroups.Aead))
+    {
+        new AeadFigure(context).Run();
     }
     if (options.Groups.HasFlag(FigureGroups.MixedSoak))
     {

@@ -57,6 +57,13 @@ internal static class Tool
 /// </summary>
 internal static class Requirements
 {
+    // wireguard-go and wg only for the keyed figures (their baseline).
+    private static readonly (string What, Func<bool> Present, string Package)[] ForWireGuard =
+    [
+        ("wireguard-go", () => Tool.Exists("wireguard-go"), "wireguard-go"),
+        ("wg", () => Tool.Exists("wg"), "wireguard-tools"),
+    ];
+
     private static readonly (string What, Func<bool> Present, string Package)[] Needed =
     [
         ("ip", () => Tool.Exists("ip"), "iproute2"),
@@ -69,8 +76,9 @@ internal static class Requirements
         ("Linux headers (linux/if_tun.h)", () => File.Exists("/usr/include/linux/if_tun.h"), "linux-libc-dev"),
     ];
 
-    public static void Ensure(TextWriter log)
+    public static void Ensure(TextWriter log, bool wireGuard = false)
     {
+        var needed = wireGuard ? [.. Needed, .. ForWireGuard] : Needed;
         if (!Environment.IsPrivilegedProcess)
         {
             throw new BenchException("the bench makes network namespaces and TAP devices: run it as root (sudo bench/run).");
@@ -79,7 +87,7 @@ internal static class Requirements
         {
             throw new BenchException("/dev/net/tun is missing: the kernel has no TUN/TAP support here (modprobe tun).");
         }
-        var missing = Needed.Where(need => !need.Present()).ToList();
+        var missing = needed.Where(need => !need.Present()).ToList();
         if (missing.Count == 0)
         {
             return;
@@ -102,7 +110,7 @@ internal static class Requirements
         {
             throw new BenchException($"could not install {string.Join(", ", packages)}: {error.Message}");
         }
-        var stillMissing = Needed.Where(need => !need.Present()).Select(need => need.What).ToList();
+        var stillMissing = needed.Where(need => !need.Present()).Select(need => need.What).ToList();
         if (stillMissing.Count > 0)
         {
             throw new BenchException($"still missing after apt-get install: {string.Join(", ", stillMissing)}.");
