@@ -47,7 +47,7 @@ internal sealed class KeyedTunnelFigures(BenchContext context)
         var wireGuard = WireGuard(1);
         var keyed = KeyedTunnel("tk", 2);
         Link[] links = [wireGuard, keyed];
-        context.Results.AddNote($"Keyed tunnel: AES-256-GCM, default offloads (segmentation), send {keyed.Driver!.SendPath}, receive {keyed.Driver.ReceivePath}, " +
+        context.Results.AddNote($"Keyed tunnel: AES-256-GCM, default offloads (segmentation and receive coalescing), send {keyed.Driver!.SendPath}, receive {keyed.Driver.ReceivePath}, " +
             $"MTU {keyed.Mtu}; wireguard-go ({WireGuardVersion()}): MTU {wireGuard.Mtu}; both over a 1500-byte veth underlay.");
         foreach (var link in links)
         {
