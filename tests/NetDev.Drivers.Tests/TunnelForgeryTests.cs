@@ -129,7 +129,7 @@ public sealed class TunnelForgeryTests
 
         // Genuine datagrams of the session (fresh packet numbers), each changed in one bit of its frame or tag,
         // as one who sniffed the session id and flips bits would send them; built before anything is measured.
-        var tampered = new byte[Flood + 16][];
+        var tampered = new byte[Flood + 200][];
         for (var i = 0; i < tampered.Length; i++)
         {
             var datagram = TunnelKeyedUnitTests.Seal(sender, frame);
@@ -139,8 +139,9 @@ public sealed class TunnelForgeryTests
         }
 
         // Warm-up: the first failure takes the one exception and makes the peer suspect; the next ones run the
-        // slow path's code once and grow its scratch buffer.
-        for (var i = 0; i < 16; i++)
+        // slow path's code and grow its scratch buffer, past tiered compilation's call counts (whose background
+        // tier-up can allocate on the calling thread as it starts).
+        for (var i = 0; i < 200; i++)
         {
             Assert.Equal(KeyedVerdict.AuthenticationFailed, receiver.Open(0, tampered[Flood + i]));
         }
@@ -213,8 +214,10 @@ public sealed class TunnelForgeryTests
         var clock = new ManualClock();
         using var receiver = new KeyedReceiver(TunnelKey.Generate(), 1, clock);
         using var forger = new KeyedSender(TunnelKey.Generate(), TunnelKeyedUnitTests.NewSession(DateTime.UtcNow), 0);
-        var datagrams = Enumerable.Range(0, 1016).Select(_ => TunnelKeyedUnitTests.Seal(forger, new byte[1400])).ToArray();
-        for (var i = 0; i < 16; i++)
+        var datagrams = Enumerable.Range(0, 1200).Select(_ => TunnelKeyedUnitTests.Seal(forger, new byte[1400])).ToArray();
+        // Warm past tiered compilation's call counts (30 calls, then a background tier-up whose start can
+        // allocate on the calling thread), so only the steady state is measured.
+        for (var i = 0; i < 200; i++)
         {
             clock.Advance(KeyedReceiver.NewSessionInterval);
             Assert.Equal(KeyedVerdict.NewSessionFailed, receiver.Open(0, datagrams[1000 + i]));
