@@ -11,10 +11,11 @@ internal enum FigureGroups
     Rx = 2,
     Pair = 4,
     Tunnel = 16,
+    Peers = 32,
 
     /// <summary>The mixed soak (lost frames, leaks): only when asked for, it is not a figure.</summary>
     MixedSoak = 8,
-    All = Tx | Rx | Pair | Tunnel,
+    All = Tx | Rx | Pair | Tunnel | Peers,
 }
 
 /// <summary>How long and how often each figure is measured, and what to run.</summary>
@@ -56,7 +57,7 @@ internal sealed record BenchOptions(
           --iperf-seconds S    seconds of one iperf3 run (default 10, quick 3)
           --pings N            echo requests per RTT run (default 200, quick 50)
           --soak S             seconds of the memory soak: GC counts, peak RSS (default 60, quick 5; 0 skips)
-          --only LIST          figure groups to run, comma-separated: tx, rx, pair, tunnel (default all), soak
+          --only LIST          figure groups to run, comma-separated: tx, rx, pair, tunnel, peers (default all), soak
                                (the mixed soak: only when named; `bench/soak` runs it alone)
           --soak-minutes M     minutes of the mixed soak (default 10)
           --event-every S      seconds between the mixed soak's events: flap, MTU change, fault burst (default 10)
@@ -138,8 +139,9 @@ internal sealed record BenchOptions(
                 "rx" => FigureGroups.Rx,
                 "pair" => FigureGroups.Pair,
                 "tunnel" => FigureGroups.Tunnel,
+                "peers" => FigureGroups.Peers,
                 "soak" => FigureGroups.MixedSoak,
-                _ => throw new ArgumentException($"--only takes tx, rx, pair, tunnel and soak; got '{part}'."),
+                _ => throw new ArgumentException($"--only takes tx, rx, pair, tunnel, peers and soak; got '{part}'."),
             };
         }
         return groups == FigureGroups.None ? throw new ArgumentException("--only needs at least one group.") : groups;
