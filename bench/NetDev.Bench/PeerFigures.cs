@@ -112,7 +112,10 @@ internal sealed class PeerFigures(BenchContext context)
         NetworkConfiguration.AddAddress(_hub, VxlanName, Overlay(2, 1), 24);
         for (var i = 0; i < peers; i++)
         {
-            // The spoke's ARP request and echo reach the hub, which learns the spoke's MAC behind it.
+            // The spoke's ARP request and echo reach the hub, which learns the spoke's MAC behind it. The spoke
+            // forgets the MAC of the hub made for the previous N first, or it would not ask.
+            Tool.Ip(_spokes[i], "neigh", "flush", "dev", _spokeTunnels[i].Device.Name);
+            Tool.Ip(_spokes[i], "neigh", "flush", "dev", VxlanName);
             foreach (var subnet in new[] { 1, 2 })
             {
                 Tool.Run("ip", "netns", "exec", _spokes[i], "ping", "-n", "-c", "2", "-i", "0.2", "-W", "2", Overlay(subnet, 1).ToString());
@@ -150,8 +153,8 @@ internal sealed class PeerFigures(BenchContext context)
             }
             measured.Loads.Add(Machine.LoadAverage());
             context.Log($"   {peers} peers run {run + 1}: unicast " +
-                string.Join(", ", sides.Select(side => $"{side.Name} {Units.FramesPerSecond(measured.Unicast[side.Name][^1].FramesPerSecond)}")) + "; broadcast " +
-                string.Join(", ", sides.Select(side => $"{side.Name} {Units.FramesPerSecond(measured.Broadcast[side.Name][^1].FramesPerSecond)}")) +
+                string.Join(", ", sides.Select(side => Describe(side.Name, measured.Unicast[side.Name][^1]))) + "; broadcast " +
+                string.Join(", ", sides.Select(side => Describe(side.Name, measured.Broadcast[side.Name][^1]))) +
                 $"; load {measured.Loads[^1]}");
         }
         var statistics = hub.Device.DriverData.GetStatistics(hub.Device).ToList();
@@ -219,6 +222,9 @@ internal sealed class PeerFigures(BenchContext context)
             sandbox.Stop(generator);
         }
     }
+
+    private static string Describe(string side, PeerWindow window) =>
+        $"{side} {Units.FramesPerSecond(window.FramesPerSecond)} ({Units.Nanoseconds(window.CpuPerDatagram)}/datagram)";
 
     private void Report(Dictionary<int, Measured> figures)
     {
