@@ -11,6 +11,7 @@ internal enum FigureGroups
     Rx = 2,
     Pair = 4,
     Tunnel = 16,
+    Peers = 32,
 
     /// <summary>The mixed soak (lost frames, leaks): only when asked for, it is not a figure.</summary>
     MixedSoak = 8,
@@ -20,7 +21,7 @@ internal enum FigureGroups
 
     /// <summary>AES-256-GCM against ChaCha20-Poly1305, in process.</summary>
     Aead = 128,
-    All = Tx | Rx | Pair | Tunnel | Keyed | Aead,
+    All = Tx | Rx | Pair | Tunnel | Peers | Keyed | Aead,
 }
 
 /// <summary>How long and how often each figure is measured, and what to run.</summary>
@@ -62,7 +63,7 @@ internal sealed record BenchOptions(
           --iperf-seconds S    seconds of one iperf3 run (default 10, quick 3)
           --pings N            echo requests per RTT run (default 200, quick 50)
           --soak S             seconds of the memory soak: GC counts, peak RSS (default 60, quick 5; 0 skips)
-          --only LIST          figure groups to run, comma-separated: tx, rx, pair, tunnel, keyed, aead (default all), soak
+          --only LIST          figure groups to run, comma-separated: tx, rx, pair, tunnel, peers, keyed, aead (default all), soak
                                (the mixed soak: only when named; `bench/soak` runs it alone)
           --soak-minutes M     minutes of the mixed soak (default 10)
           --event-every S      seconds between the mixed soak's events: flap, MTU change, fault burst (default 10)
@@ -144,10 +145,11 @@ internal sealed record BenchOptions(
                 "rx" => FigureGroups.Rx,
                 "pair" => FigureGroups.Pair,
                 "tunnel" => FigureGroups.Tunnel,
+                "peers" => FigureGroups.Peers,
                 "keyed" => FigureGroups.Keyed,
                 "aead" => FigureGroups.Aead,
                 "soak" => FigureGroups.MixedSoak,
-                _ => throw new ArgumentException($"--only takes tx, rx, pair, tunnel, keyed, aead and soak; got '{part}'."),
+                _ => throw new ArgumentException($"--only takes tx, rx, pair, tunnel, peers, keyed, aead and soak; got '{part}'."),
             };
         }
         return groups == FigureGroups.None ? throw new ArgumentException("--only needs at least one group.") : groups;

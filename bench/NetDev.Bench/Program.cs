@@ -87,6 +87,10 @@ try
     {
         new TunnelFigures(context).Run();
     }
+    if (options.Groups.HasFlag(FigureGroups.Peers))
+    {
+        new PeerFigures(context).Run();
+    }
     if (options.Groups.HasFlag(FigureGroups.Keyed))
     {
         new KeyedTunnelFigures(context).Run();

@@ -4,7 +4,10 @@
  * does, through an AF_PACKET socket with PACKET_QDISC_BYPASS and sendmmsg batches. Frames cycle through
  * FLOWS UDP source ports so a multi-queue TAP spreads them over its queues (it picks a queue by flow hash).
  *
- *   tapgen --netns NS --dev IF [--flows N] [--batch N]
+ *   tapgen --netns NS --dev IF [--flows N] [--batch N] [--dst MAC]
+ *
+ * --dst sets the frames' destination MAC address (02:00:00:00:00:02 by default, another host's; the peers
+ * figures address a learned tunnel end, or ff:ff:ff:ff:ff:ff).
  *
  * Prints "ready" once the socket is bound, then sends until it is killed. The frames nobody reads in
  * time are dropped by the TAP (tx_dropped), so the reader's speed, not the generator's, is measured.
@@ -31,10 +34,9 @@ static unsigned short ip_checksum(const unsigned char *header, size_t length)
     return (unsigned short)~sum;
 }
 
-/* A 60-byte frame: Ethernet, IPv4 10.77.0.1 -> 10.77.0.2, UDP source port 10000 + flow to port 9, zero padding. */
-static void build_frame(unsigned char *frame, int flow)
+/* A 60-byte frame to destination: Ethernet, IPv4 10.77.0.1 -> 10.77.0.2, UDP source port 10000 + flow to port 9, zero padding. */
+static void build_frame(unsigned char *frame, int flow, const unsigned char *destination)
 {
-    static const unsigned char destination[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x02};
     static const unsigned char source[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
     memset(frame, 0, FRAME_LENGTH);
     memcpy(frame, destination, 6);
@@ -71,6 +73,13 @@ int main(int argc, char **argv)
     const char *device = option(argc, argv, "--dev", NULL);
     int flows = atoi(option(argc, argv, "--flows", "64"));
     int batch = atoi(option(argc, argv, "--batch", "64"));
+    const char *destination_text = option(argc, argv, "--dst", "02:00:00:00:00:02");
+    unsigned char destination[6];
+    if (sscanf(destination_text, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &destination[0], &destination[1], &destination[2],
+               &destination[3], &destination[4], &destination[5]) != 6) {
+        errno = 0;
+        die("--dst must be a MAC address such as 02:00:00:00:00:02; got %s", destination_text);
+    }
     if (flows < 1 || flows > 1000 || batch < 1 || batch > MAX_BATCH) {
         errno = 0;
         die("--flows must be 1 to 1000 and --batch 1 to %d", MAX_BATCH);
@@ -100,7 +109,7 @@ int main(int argc, char **argv)
         die("calloc");
     }
     for (int flow = 0; flow < flows; flow++) {
-        build_frame(frames + (size_t)flow * FRAME_LENGTH, flow);
+        build_frame(frames + (size_t)flow * FRAME_LENGTH, flow, destination);
     }
     struct iovec vectors[MAX_BATCH];
     struct mmsghdr messages[MAX_BATCH];

@@ -20,6 +20,8 @@ public sealed partial class TunnelDriver
     // Set once by the constructor; the received source is compared with these byte for byte, and the
     // socket's family decides their form.
     private SocketAddress[] _peerAddresses = [];
+    // The same addresses hashed, so finding a datagram's sender costs about one comparison with any number of peers.
+    private PeerAddressTable? _peerTable;
     private TunnelFdb? _fdb;
     // Written only by the receive thread (plain writes), read elsewhere with Volatile.Read.
     private long[] _peerRxDatagrams = [];
@@ -49,6 +51,7 @@ public sealed partial class TunnelDriver
         }
         Peers = normalized;
         _peerAddresses = [.. normalized.Select(peer => peer.Serialize())];
+        _peerTable = new PeerAddressTable(_peerAddresses);
         _peerRxDatagrams = new long[normalized.Length];
         _peerRxBytes = new long[normalized.Length];
         if (normalized.Length > 1)
@@ -74,18 +77,7 @@ public sealed partial class TunnelDriver
     }
 
     /// <summary>Which peer sent message <paramref name="index"/> of <paramref name="batch"/>, or -1 for a stranger.</summary>
-    private int PeerIndexOf(DatagramReceiveBatch batch, int index)
-    {
-        var addresses = _peerAddresses;
-        for (var i = 0; i < addresses.Length; i++)
-        {
-            if (batch.IsFrom(index, addresses[i]))
-            {
-                return i;
-            }
-        }
-        return -1;
-    }
+    private int PeerIndexOf(DatagramReceiveBatch batch, int index) => _peerTable!.IndexOf(batch.Source(index));
 
     /// <summary>Counts an accepted datagram of <paramref name="peer"/> and learns the frame's source behind it. The receive thread only.</summary>
     private void LearnFrom(int peer, ReadOnlySpan<byte> frame, int datagramLength)
