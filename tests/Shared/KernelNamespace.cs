@@ -154,17 +154,33 @@ public sealed partial class KernelNamespace : IDisposable
 
     private static void Remove(string name)
     {
-        KillProcessesIn(name);
-        if (File.Exists(Path.Combine(NamedNamespaces, name)))
+        // The namespace is found by its inode once its name is gone: removing the name first means no process
+        // can enter it any more (ip netns exec opens it by name), so the processes left inside are exactly those
+        // the scan finds afterwards — also one that entered while another run's sweep was looking at it.
+        if (InodeOf(name) is not { } inode)
         {
-            Run("ip", "netns", "del", name);
+            return;
+        }
+        Run("ip", "netns", "del", name);
+        var deadline = Stopwatch.StartNew();
+        // Again until none is left: a process killed in the middle of starting another may leave that one behind.
+        for (var pids = ProcessesInNamespace(inode); pids.Count > 0; pids = ProcessesInNamespace(inode))
+        {
+            if (deadline.Elapsed > ExitBound)
+            {
+                throw new TimeoutException($"processes {string.Join(' ', pids)} of namespace {name} outlived SIGKILL for {ExitBound.TotalSeconds} s");
+            }
+            foreach (var pid in pids)
+            {
+                Kill(pid);
+            }
+            Thread.Sleep(20);
         }
     }
 
     private static void KillProcessesIn(string name)
     {
         var deadline = Stopwatch.StartNew();
-        // Again until none is left: a process killed in the middle of starting another may leave that one behind.
         for (var pids = ProcessesIn(name); pids.Count > 0; pids = ProcessesIn(name))
         {
             if (deadline.Elapsed > ExitBound)
@@ -177,6 +193,48 @@ public sealed partial class KernelNamespace : IDisposable
             }
             Thread.Sleep(20);
         }
+    }
+
+    /// <summary>The inode of the namespace named <paramref name="name"/> (what <c>/proc/PID/ns/net</c> links to), or null when there is none.</summary>
+    private static string? InodeOf(string name)
+    {
+        var path = Path.Combine(NamedNamespaces, name);
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+        var (code, output, error) = TryRun("stat", "-L", "-c", "%i", path);
+        if (code != 0)
+        {
+            return File.Exists(path) ? throw new InvalidOperationException($"stat {path} exited {code}: {error.Trim()}") : null;
+        }
+        return output.Trim();
+    }
+
+    /// <summary>The processes (other than this one) whose network namespace is the one of inode <paramref name="inode"/>.</summary>
+    private static List<int> ProcessesInNamespace(string inode)
+    {
+        var target = $"net:[{inode}]";
+        var pids = new List<int>();
+        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(directory), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) || pid == Environment.ProcessId)
+            {
+                continue;
+            }
+            try
+            {
+                if (new FileInfo(Path.Combine(directory, "ns", "net")).LinkTarget == target)
+                {
+                    pids.Add(pid);
+                }
+            }
+            catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+            {
+                // Exited while listed, or a kernel thread without a namespace link.
+            }
+        }
+        return pids;
     }
 
     private static void Kill(int pid)
