@@ -50,37 +50,6 @@ public sealed class TempDirectory : IDisposable
     public void Dispose() => Directory.Delete(Path, recursive: true);
 }
 
-public static class Shell
-{
-    public static string Run(string file, params string[] arguments)
-    {
-        var (code, output, error) = TryRun(file, arguments);
-        return code == 0 ? output : throw new InvalidOperationException($"{file} {string.Join(' ', arguments)} exited {code}: {error.Trim()}");
-    }
-
-    public static (int Code, string Output, string Error) TryRun(string file, params string[] arguments)
-    {
-        var start = new ProcessStartInfo(file)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromSeconds(30)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{file} {string.Join(' ', arguments)} did not finish in 30 s");
-        }
-        return (process.ExitCode, output.Result, error.Result);
-    }
-}
 
 
 /// <summary>Control endpoints whose socket a dead process left.</summary>

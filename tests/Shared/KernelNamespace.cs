@@ -27,8 +27,7 @@ public sealed partial class KernelNamespace : IDisposable
 
     private const string NamedNamespaces = "/run/netns";
 
-    // Bounds for a broken machine, not expectations: a SIGKILLed process is gone in milliseconds.
-    private static readonly TimeSpan CommandBound = TimeSpan.FromSeconds(60);
+    // A bound for a broken machine, not an expectation: a SIGKILLed process is gone in milliseconds.
     private static readonly TimeSpan ExitBound = TimeSpan.FromSeconds(10);
 
     private static readonly Lock SweepLock = new();
@@ -53,16 +52,16 @@ public sealed partial class KernelNamespace : IDisposable
     {
         SweepLeftovers();
         var created = new KernelNamespace(NewName());
-        Run("ip", "netns", "add", created.Name);
+        Shell.Run("ip", "netns", "add", created.Name);
         try
         {
             if (quiet)
             {
-                Run("ip", "netns", "exec", created.Name, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1");
+                Shell.Run("ip", "netns", "exec", created.Name, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1");
             }
             if (loopbackUp)
             {
-                Run("ip", "-n", created.Name, "link", "set", "lo", "up");
+                Shell.Run("ip", "-n", created.Name, "link", "set", "lo", "up");
             }
         }
         catch
@@ -161,7 +160,7 @@ public sealed partial class KernelNamespace : IDisposable
         {
             return;
         }
-        Run("ip", "netns", "del", name);
+        Shell.Run("ip", "netns", "del", name);
         var deadline = Stopwatch.StartNew();
         // Again until none is left: a process killed in the middle of starting another may leave that one behind.
         for (var pids = ProcessesInNamespace(inode); pids.Count > 0; pids = ProcessesInNamespace(inode))
@@ -203,7 +202,7 @@ public sealed partial class KernelNamespace : IDisposable
         {
             return null;
         }
-        var (code, output, error) = TryRun("stat", "-L", "-c", "%i", path);
+        var (code, output, error) = Shell.TryRun("stat", "-L", "-c", "%i", path);
         if (code != 0)
         {
             return File.Exists(path) ? throw new InvalidOperationException($"stat {path} exited {code}: {error.Trim()}") : null;
@@ -256,7 +255,7 @@ public sealed partial class KernelNamespace : IDisposable
         {
             return [];
         }
-        var (code, output, error) = TryRun("ip", "netns", "pids", name);
+        var (code, output, error) = Shell.TryRun("ip", "netns", "pids", name);
         if (code != 0)
         {
             // Deleted by someone else since the look at /run/netns: nothing named is left to hold processes.
@@ -267,37 +266,5 @@ public sealed partial class KernelNamespace : IDisposable
         return [.. output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(pid => int.Parse(pid, CultureInfo.InvariantCulture))
             .Where(pid => pid != Environment.ProcessId)];
-    }
-
-    private static void Run(string file, params string[] arguments)
-    {
-        var (code, output, error) = TryRun(file, arguments);
-        if (code != 0)
-        {
-            throw new InvalidOperationException($"{file} {string.Join(' ', arguments)} exited {code}: {error.Trim()} {output.Trim()}");
-        }
-    }
-
-    private static (int Code, string Output, string Error) TryRun(string file, params string[] arguments)
-    {
-        var start = new ProcessStartInfo(file)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(CommandBound))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{file} {string.Join(' ', arguments)} did not finish in {CommandBound.TotalSeconds} s");
-        }
-        return (process.ExitCode, output.Result, error.Result);
     }
 }
