@@ -12,8 +12,10 @@ public static class StaleSocket
         var bound = path + ".bound";
         using (var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
         {
+            // Bound but never listening: connecting is refused as it is for a dead process's socket. A listening
+            // one would be answered for a moment by a child that another test thread forks meanwhile (it holds
+            // a copy of the descriptor until it executes), and look served.
             socket.Bind(new UnixDomainSocketEndPoint(bound));
-            socket.Listen();
             // .NET removes the path it bound when the socket is closed (a dying process does not); the socket
             // renamed away from that path stays behind, with nobody listening.
             File.Move(bound, path, overwrite: true);
