@@ -25,6 +25,7 @@ internal sealed record Target(double Ratio, Better Better)
 /// One figure measured side by side: NetDev's value and the baseline's in each run, taken back to back.
 /// The ratio is the median of the per-run ratios (each run pairs two adjacent windows, so a change in the
 /// machine's load between runs cancels out); the two value columns are the medians of each side.
+/// <see cref="Subject"/> names the measured side in the per-run details (NetDev unless a figure compares two baselines).
 /// </summary>
 internal sealed record Comparison(
     string Figure,
@@ -33,7 +34,8 @@ internal sealed record Comparison(
     IReadOnlyList<double> NetDev,
     IReadOnlyList<double> Baseline,
     Target? Target,
-    string? Note = null)
+    string? Note = null,
+    string Subject = "NetDev")
 {
     public double NetDevMedian => Statistics.Median(NetDev);
 
@@ -51,7 +53,7 @@ internal sealed record Comparison(
         Note);
 
     public string Details() =>
-        $"{Figure}: NetDev [{string.Join(", ", NetDev.Select(Format))}], {BaselineName} [{string.Join(", ", Baseline.Select(Format))}], " +
+        $"{Figure}: {Subject} [{string.Join(", ", NetDev.Select(Format))}], {BaselineName} [{string.Join(", ", Baseline.Select(Format))}], " +
         $"per-run ratios [{string.Join(", ", NetDev.Zip(Baseline, (n, b) => (n / b).ToString("0.00", CultureInfo.InvariantCulture)))}]";
 }
 

@@ -137,13 +137,16 @@ internal sealed class Baselines
     /// <summary>Relays frames between two TAPs (pair baseline).</summary>
     public string TapRelay => Path.Combine(Directory, "taprelay");
 
+    /// <summary>One end of the least-work TAP + UDP tunnel (reference of the tunnel figures).</summary>
+    public string TapUdp => Path.Combine(Directory, "tapudp");
+
     /// <summary>The compiler's version, for the report.</summary>
     public string CompilerVersion { get; private init; } = "";
 
     public static Baselines Build(string sourceDirectory, string outputDirectory)
     {
         System.IO.Directory.CreateDirectory(outputDirectory);
-        foreach (var program in new[] { "tapread", "tapwrite", "tapgen", "taprelay" })
+        foreach (var program in new[] { "tapread", "tapwrite", "tapgen", "taprelay", "tapudp" })
         {
             Tool.Run("gcc", ["-O2", "-Wall", "-Wextra", "-Werror", "-pthread", "-o", Path.Combine(outputDirectory, program), Path.Combine(sourceDirectory, program + ".c")],
                 TimeSpan.FromMinutes(2));

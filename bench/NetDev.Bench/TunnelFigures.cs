@@ -9,12 +9,13 @@ namespace NetDev.Bench;
 /// <summary>
 /// The tunnel figures: TCP throughput (iperf3, one stream) through two NetDev tunnels — the default
 /// offloads (segmentation and receive coalescing) and segmentation alone — side by side with two kernel VXLAN devices, all three over
-/// the same underlay (one veth between two namespaces), with the CPU time per byte beside each figure and
+/// the same underlay (one veth between two namespaces), and the least-work C tunnel of
+/// <c>bench/baseline/tapudp.c</c> (a TAP + UDP design with the least user-space work), with the CPU time per byte beside each figure and
 /// the bytes the bench process allocated per datagram.
 /// </summary>
 /// <remarks>
 /// <para>Every overlay has its own subnet (10.78.N.1 in A, .2 in B) and UDP port; the underlay is
-/// 10.78.0.1 – 10.78.0.2. Runs alternate the three links (rotated each run), so a change in the machine's
+/// 10.78.0.1 – 10.78.0.2. Runs alternate the links (rotated each run), so a change in the machine's
 /// load falls on all of them.</para>
 /// <para>CPU time is what the work costs wherever it runs: the iperf3 client's and server's CPU time (the
 /// kernel's TCP, and for VXLAN its encapsulation, run in their context or in softirqs charged to them),
@@ -46,7 +47,8 @@ internal sealed class TunnelFigures(BenchContext context)
         var vxlan = Vxlan("vx", 1);
         var segmentation = NetDevTunnel("ts", 2, TunnelOffloads.Segmentation);
         var coalescing = NetDevTunnel("tc", 3, TunnelOffloads.SegmentationAndCoalescing);
-        Link[] links = [vxlan, segmentation, coalescing];
+        var leastWork = LeastWorkTunnel("tu", 4, coalescing.Mtu);
+        Link[] links = [vxlan, segmentation, coalescing, leastWork];
         context.Log($"   tunnels send with {segmentation.Driver!.SendPath}, receive with {segmentation.Driver.ReceivePath}");
         context.Results.AddNote($"Tunnel datagram paths in force: send {segmentation.Driver.SendPath}, receive {segmentation.Driver.ReceivePath}; " +
             $"MTU {segmentation.Mtu} (NetDev tunnel) and {vxlan.Mtu} (kernel VXLAN) over a 1500-byte veth underlay.");
@@ -80,9 +82,12 @@ internal sealed class TunnelFigures(BenchContext context)
         var loadNote = $"load average after each run: {string.Join("; ", loads)}";
         results.Add(new Comparison("tunnel TCP, 1 stream, default offloads (segmentation and receive coalescing)", vxlan.Name, Units.BitsPerSecond, throughput[coalescing], throughput[vxlan], Target.AtLeast(0.5), loadNote));
         results.Add(new Comparison("tunnel TCP, 1 stream, segmentation without receive coalescing", vxlan.Name, Units.BitsPerSecond, throughput[segmentation], throughput[vxlan], null, loadNote));
+        results.Add(new Comparison("tunnel TCP, 1 stream, least-work C TAP + UDP tunnel", vxlan.Name, Units.BitsPerSecond, throughput[leastWork], throughput[vxlan], null, loadNote, leastWork.Name));
+        results.Add(new Comparison("tunnel TCP, 1 stream, default offloads, against the least-work C TAP + UDP tunnel", leastWork.Name, Units.BitsPerSecond, throughput[coalescing], throughput[leastWork], null, loadNote));
         const string cpuNote = "CPU time of iperf3 client and server, plus NetDev's tunnel threads, over the bytes the receiving overlay device took in";
         results.Add(new Comparison("CPU time per KiB carried, tunnel, default offloads", vxlan.Name, NanosecondsPerKiB, cpu[coalescing], cpu[vxlan], null, cpuNote));
         results.Add(new Comparison("CPU time per KiB carried, tunnel, without receive coalescing", vxlan.Name, NanosecondsPerKiB, cpu[segmentation], cpu[vxlan], null, cpuNote));
+        results.Add(new Comparison("CPU time per KiB carried, least-work C TAP + UDP tunnel", vxlan.Name, NanosecondsPerKiB, cpu[leastWork], cpu[vxlan], null, cpuNote, leastWork.Name));
         Allocation.Report(context, "tunnel under iperf3, default offloads (per datagram)", allocation[coalescing]);
         Allocation.Report(context, "tunnel under iperf3, without receive coalescing (per datagram)", allocation[segmentation]);
     }
@@ -169,6 +174,37 @@ internal sealed class TunnelFigures(BenchContext context)
         };
         NetworkConfiguration.AddAddress(_a, link.NameA, link.A, 24);
         NetworkConfiguration.AddAddress(_b, link.NameB, link.B, 24);
+        return link;
+    }
+
+    /// <summary>
+    /// Two ends of <c>tapudp</c> (bench/baseline/tapudp.c): whole GSO frames cut into chunks and put back
+    /// together, nothing segmented, checksummed or copied in user space: what a TAP and a UDP socket cost
+    /// with the least user-space work, so the NetDev tunnel's distance to VXLAN splits into the design's and the code's.
+    /// </summary>
+    private Link LeastWorkTunnel(string prefix, int subnet, int mtu)
+    {
+        var port = (FirstPort + subnet).ToString(CultureInfo.InvariantCulture);
+        var ends = new List<ChildProcess>();
+        foreach (var (ns, local, remote) in new[] { (_a, Underlay(1), Underlay(2)), (_b, Underlay(2), Underlay(1)) })
+        {
+            var end = context.Sandbox.StartBaseline(context.Baselines.TapUdp,
+                ["--netns", ns, "--name", prefix, "--local", local.ToString(), "--remote", remote.ToString(), "--port", port], "tapudp");
+            end.WaitForLine("ready", TimeSpan.FromSeconds(10), context.Cancellation);
+            ends.Add(end);
+        }
+        var link = new Link("C TAP + UDP tunnel", subnet)
+        {
+            NameA = prefix,
+            NameB = prefix,
+            Mtu = mtu,
+            OwnCpuNanoseconds = () => CpuTime.OfProcess(ends[0].Id) + CpuTime.OfProcess(ends[1].Id),
+        };
+        foreach (var (ns, address) in new[] { (_a, link.A), (_b, link.B) })
+        {
+            Tool.Ip(ns, "link", "set", "dev", prefix, "mtu", mtu.ToString(CultureInfo.InvariantCulture), "up");
+            NetworkConfiguration.AddAddress(ns, prefix, address, 24);
+        }
         return link;
     }
 
