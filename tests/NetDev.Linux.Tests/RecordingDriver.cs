@@ -11,6 +11,9 @@ public sealed class RecordingDriver : IDeviceOperations<RecordingDriver>, IDispo
 
     public ConcurrentQueue<int> FrameQueues { get; } = new();
 
+    /// <summary>Each frame's offload state, in the order of <see cref="Frames"/>.</summary>
+    public ConcurrentQueue<SkBuffOffload> Offloads { get; } = new();
+
     public Action<NetDevice<RecordingDriver>>? OnInit { get; init; }
 
     public Action<NetDevice<RecordingDriver>>? OnOpen { get; init; }
@@ -95,6 +98,7 @@ public sealed class RecordingDriver : IDeviceOperations<RecordingDriver>, IDispo
     {
         XmitMore.Enqueue(device.Queues[skb.QueueIndex].XmitMore);
         Frames.Enqueue(skb.Data.ToArray());
+        Offloads.Enqueue(skb.Offload);
         FrameQueues.Enqueue(skb.QueueIndex);
         device.CountTx(skb);
         skb.Consume();

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace NetDev.Linux;
 
 // Calls that take a descriptor take its SafeFileDescriptor, whose marshaller holds a reference for the
-// call. The raw-int reads are the one exception: a loop that holds a long-lived reference on its
+// call. The raw-int read is the one exception: a loop that holds a long-lived reference on its
 // descriptors reads each frame with them.
 internal static partial class Interop
 {
@@ -22,11 +22,6 @@ internal static partial class Interop
         internal byte* Base;
         internal nuint Length;
     }
-
-    /// <summary><c>readv</c> on a raw descriptor, for a loop that holds a long-lived reference on it (see
-    /// <see cref="SafeFileDescriptor"/>): the per-frame read then costs no reference count.</summary>
-    [LibraryImport(Libraries.Libc, EntryPoint = "readv", SetLastError = true)]
-    internal static unsafe partial nint ReadV(int fd, IoVec* vectors, int count);
 
     [LibraryImport(Libraries.Libc, EntryPoint = "writev", SetLastError = true)]
     internal static unsafe partial nint WriteV(SafeFileDescriptor fd, IoVec* vectors, int count);
