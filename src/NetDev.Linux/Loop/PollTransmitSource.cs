@@ -183,7 +183,11 @@ internal sealed class PollTransmitSource(SafeFileDescriptor tap, WakeSignal wake
                         return false;
                 }
             }
-            if (!(inPlace ? TakeInPlace((int)read, headerLength, out frame) : TakeLanded((int)read, headerLength, out frame)))
+            if (inPlace)
+            {
+                frame = TakeInPlace((int)read, headerLength);
+            }
+            else if (!TakeLanded((int)read, headerLength, out frame))
             {
                 continue;
             }
@@ -196,9 +200,9 @@ internal sealed class PollTransmitSource(SafeFileDescriptor tap, WakeSignal wake
     }
 
     /// <summary>The spare buffer read into in place becomes the frame, its virtio-net header pulled off and read.</summary>
-    private bool TakeInPlace(int read, int headerLength, out SkBuff frame)
+    private SkBuff TakeInPlace(int read, int headerLength)
     {
-        frame = _spare;
+        var frame = _spare;
         _hasSpare = false;
         // The pushed header bytes are the frame's first ones now.
         if (read >= headerLength)
@@ -214,7 +218,7 @@ internal sealed class PollTransmitSource(SafeFileDescriptor tap, WakeSignal wake
         {
             frame.Trim(read);
         }
-        return true;
+        return frame;
     }
 
     /// <summary>
