@@ -1,6 +1,8 @@
+using System.Runtime.InteropServices;
+
 namespace NetDev.Linux.Tests;
 
-public sealed class RegistrationTests
+public sealed partial class RegistrationTests
 {
     [Fact]
     public void RegisteredInterfaceHasTheRequestedNameMacMtuAndFlagsInTheKernel()
@@ -69,6 +71,61 @@ public sealed class RegistrationTests
         Assert.False(registration.IsRegistered);
         Assert.Null(ns.Link("ndinit0"));
     }
+
+    [Fact]
+    public void DisposeRemovesTheInterfaceWhileACopyOfItsDescriptorIsStillOpen()
+    {
+        // A child forked by another thread holds copies of every descriptor until it calls exec: closing
+        // ours alone would leave the interface in place that long. A dup stands in for that child.
+        using var ns = new TestNamespace();
+        var registration = new Registration<RecordingDriver>(ns.Host, 1, 1, new RecordingDriver());
+        int copy = -1;
+        try
+        {
+            registration.Device.Name = "ndheld0";
+            registration.Register();
+            copy = Dup(TapDescriptorOf("ndheld0"));
+            Assert.True(copy >= 0, $"dup failed: errno {Marshal.GetLastPInvokeError()}");
+            registration.Dispose();
+            Assert.Null(ns.Link("ndheld0"));
+        }
+        finally
+        {
+            registration.Dispose();
+            if (copy >= 0)
+            {
+                Close(copy);
+            }
+        }
+    }
+
+    /// <summary>This process's descriptor attached to TAP <paramref name="name"/> (the kernel's fdinfo names it).</summary>
+    private static int TapDescriptorOf(string name)
+    {
+        foreach (var info in Directory.EnumerateFiles("/proc/self/fdinfo"))
+        {
+            string text;
+            try
+            {
+                text = File.ReadAllText(info);
+            }
+            catch (IOException)
+            {
+                continue;
+            }
+            if (text.Contains($"iff:\t{name}\n", StringComparison.Ordinal))
+            {
+                return int.Parse(Path.GetFileName(info));
+            }
+        }
+        throw new Xunit.Sdk.XunitException($"no descriptor of this process is attached to {name}");
+    }
+
+    [LibraryImport("libc", EntryPoint = "dup", SetLastError = true)]
+    private static partial int Dup(int fd);
+
+    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+    private static partial int Close(int fd);
 
     [Fact]
     public void RegisteringTwiceIsAnError()

@@ -57,6 +57,7 @@ public sealed class ControlLockTests
         var host = new TestHost(new TestHostOptions { Threaded = true });
         var driver = new ScriptedDriver();
         using var resetting = new ManualResetEventSlim();
+        using var queue1InDriver = new ManualResetEventSlim();
         driver.OnStartXmit = (device, skb) =>
         {
             var queue = skb.QueueIndex;
@@ -67,6 +68,7 @@ public sealed class ControlLockTests
             }
             else
             {
+                queue1InDriver.Set();
                 resetting.Wait(Patience);
                 Thread.Sleep(100);
                 device.Mtu = 1400;      // queue 1 changes the device while queue 0 resets it
@@ -85,6 +87,9 @@ public sealed class ControlLockTests
         registration.Device.BringUp();
 
         link.InjectTransmit(1, Frames.Numbered(1)[0]);
+        // Queue 1's thread must be inside the driver before queue 0 resets the device: a reset that came
+        // first would close queue 1 and drop its frame as DeviceDown, and no change would ever be made.
+        Assert.True(queue1InDriver.Wait(Patience, TestContext.Current.CancellationToken), "queue 1 never handed its frame to the driver");
         link.InjectTransmit(0, Frames.Numbered(1)[0]);
         // The watchdog runs on the test clock: move it on until queue 0's thread has armed it and it fired.
         var done = SpinWait.SpinUntil(() =>

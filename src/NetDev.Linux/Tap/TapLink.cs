@@ -9,8 +9,9 @@ namespace NetDev.Linux.Tap;
 /// A NetDev device as a TAP interface: one descriptor and one frame source per queue, an rtnetlink
 /// socket for configuration and a monitor for changes made by others.
 /// </summary>
-/// <remarks><b>Invariants.</b> The TAP descriptors stay open until <see cref="Dispose"/>; closing the last
-/// one removes the interface (the kernel does it, also if the process dies). A frame source holds its own
+/// <remarks><b>Invariants.</b> The TAP descriptors stay open until <see cref="Dispose"/>, which deletes the
+/// interface it created (RTM_DELLINK) and then closes them; closing the last one removes the interface too
+/// (the kernel does it, also if the process dies). A frame source holds its own
 /// reference on its descriptor, so the framework ends the queues' threads first, but a late read finds the
 /// descriptor still valid. Requests name the interface by its index, so they reach it after a rename;
 /// <see cref="Name"/> follows the kernel's answers. An attached link (<see cref="LinuxHostOptions.Attach"/>) opened
@@ -330,6 +331,30 @@ internal sealed partial class TapLink : IHostLink
         return frames.Length;
     }
 
+    /// <summary>
+    /// Removes the interface this link created before its descriptors close. Closing the last descriptor
+    /// removes it too, but only once every reference is gone: a child forked by another thread holds copies
+    /// until it calls exec (or for its whole life if it never does), and the interface would outlive the
+    /// device by that long — a new registration of the same name would meet EEXIST.
+    /// </summary>
+    private void DeleteOwnInterface()
+    {
+        try
+        {
+            // The index names the interface only while it is still ours in this namespace: one moved away
+            // by someone else leaves its index free for another, so the name must match as well.
+            if (_requests.GetLink(IfIndex, null).Name != Name)
+            {
+                return;
+            }
+            _requests.Request(new NetlinkMessageWriter(Rtnl.RTM_DELLINK, Rtnl.NLM_F_REQUEST | Rtnl.NLM_F_ACK, IfIndex), Name);
+        }
+        catch (NetDevException)
+        {
+            // Gone already (ENODEV), or its namespace cannot be reached: closing the descriptors is left.
+        }
+    }
+
     /// <summary>Why the system did not take a frame, from the errno of its write.</summary>
     internal static DropReason WriteFailure(int errno) => errno switch
     {
@@ -348,6 +373,10 @@ internal sealed partial class TapLink : IHostLink
         lock (_netlinkLock)
         {
             _monitor.Dispose();
+            if (!_attached)
+            {
+                DeleteOwnInterface();
+            }
         }
         foreach (var queue in _queues)
         {
