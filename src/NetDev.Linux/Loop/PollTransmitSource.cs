@@ -10,8 +10,11 @@ namespace NetDev.Linux.Loop;
 /// <remarks>
 /// <para>It reads one frame ahead, so the engine can tell the driver whether another follows
 /// (<c>XmitMore</c>): the read that finds the queue empty is made anyway. The frame read ahead is still the
-/// system's until it is taken, like the frames behind it in the TAP's ring.</para>
+/// system's until it is taken, like the frames behind it in the TAP's ring. A read ahead that found the
+/// queue empty is not repeated before the next <c>poll</c>: on a queue that drains after nearly every frame
+/// (TCP clocked by its acknowledgements) that saves one <c>read</c> per frame.</para>
 /// <para><b>Invariants.</b> <c>_next</c> is a live frame the source owns exactly while <c>_hasNext</c>;
+/// <c>_drained</c> is true only between a read ahead that found the queue empty and the next <c>Wait</c>;
 /// <c>_spare</c> likewise while <c>_hasSpare</c>, its buffer <c>_spareSize</c> bytes. <c>_landing</c> is made
 /// once, pinned, the first time the pool's buffers are smaller than the largest frame, and holds the
 /// largest frame with its virtio-net header. The raw descriptors are valid from <see cref="Started"/> on,
@@ -26,6 +29,7 @@ internal sealed class PollTransmitSource(SafeFileDescriptor tap, WakeSignal wake
     private bool _tapUsable = true;
     private SkBuff _next;
     private bool _hasNext;
+    private bool _drained;
     private SkBuff _spare;
     private bool _hasSpare;
     private int _spareSize;
@@ -42,12 +46,15 @@ internal sealed class PollTransmitSource(SafeFileDescriptor tap, WakeSignal wake
 
     public override bool TryRead(out SkBuff skb, out bool more)
     {
-        if (!_hasNext && !ReadOne(out _next))
+        if (!_hasNext && (_drained || !ReadOne(out _next)))
         {
             return NoFrame(out skb, out more);
         }
         skb = _next;
         _hasNext = ReadOne(out _next);
+        // A read ahead that found the queue empty is the last look until poll: another read right after
+        // the driver's call would nearly always find it empty too, and poll sees a frame that came meanwhile.
+        _drained = !_hasNext;
         more = _hasNext;
         return true;
     }
@@ -58,6 +65,7 @@ internal sealed class PollTransmitSource(SafeFileDescriptor tap, WakeSignal wake
         {
             return;
         }
+        _drained = false;
         var reading = wantFrames && _tapUsable;
         var fds = stackalloc Interop.PollFd[2];
         fds[0] = new Interop.PollFd { Fd = _tapFd, Events = reading ? Interop.POLLIN : (short)0 };
