@@ -115,7 +115,7 @@ public sealed class ControlClient : IDisposable
             return null;
         }
         using (directory)
-        using (directory.Lock())
+        using (directory.Lock(DirectoryHandle.DefaultLockTimeout))
         {
             try
             {

@@ -42,6 +42,7 @@ internal sealed class ControlListener : IDisposable
     private readonly FileIdentity _identity;
     private readonly TimeSpan _idleTimeout;
     private readonly TimeSpan _writeTimeout;
+    private readonly TimeSpan _lockTimeout;
     private readonly CancellationTokenSource _stopping = new();
     private readonly HashSet<Task> _connections = [];
     private readonly Task _acceptLoop;
@@ -55,6 +56,7 @@ internal sealed class ControlListener : IDisposable
         _logger = logger;
         _idleTimeout = options.IdleTimeout;
         _writeTimeout = options.WriteTimeout;
+        _lockTimeout = options.LockTimeout;
         _directory = directory;
         _listener = listener;
         _identity = identity;
@@ -74,13 +76,14 @@ internal sealed class ControlListener : IDisposable
     public static ControlListener Bind(string directory, ControlEndpoint endpoint, ControlResponder responder, ILogger logger,
         ControlServerOptions? options = null)
     {
+        options ??= new ControlServerOptions();
         var handle = ControlDirectory.Prepare(directory);
         try
         {
-            using (handle.Lock())
+            using (handle.Lock(options.LockTimeout, () => LogLockWait(logger, endpoint, handle.Path, "bind")))
             {
                 var (socket, identity) = Listen(handle, endpoint);
-                return new ControlListener(endpoint, responder, logger, options ?? new ControlServerOptions(), handle, socket, identity);
+                return new ControlListener(endpoint, responder, logger, options, handle, socket, identity);
             }
         }
         catch
@@ -99,7 +102,7 @@ internal sealed class ControlListener : IDisposable
         _stopping.Cancel();
         try
         {
-            using (_directory.Lock())
+            using (_directory.Lock(_lockTimeout, () => LogLockWait(_logger, Endpoint, _directory.Path, "remove")))
             {
                 // A file bound later under this name (after someone removed ours) is not ours to remove.
                 var name = Path.GetFileName(Endpoint.Path);
@@ -129,6 +132,10 @@ internal sealed class ControlListener : IDisposable
         _directory.Dispose();
         _stopping.Dispose();
     }
+
+    private static void LogLockWait(ILogger logger, ControlEndpoint endpoint, string directory, string action) =>
+        logger.LogWarning("{Device}: waiting for the lock on {Directory}, which another process holds, to {Action} {Path}",
+            endpoint.Name, directory, action, endpoint.Path);
 
     /// <summary>Binds and listens at <paramref name="endpoint"/>; the caller holds the directory's lock.</summary>
     private static (Socket Socket, FileIdentity Identity) Listen(DirectoryHandle directory, ControlEndpoint endpoint)

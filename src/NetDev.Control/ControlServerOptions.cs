@@ -34,6 +34,19 @@ public sealed record ControlServerOptions
         init => field = Positive(value);
     } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long binding the endpoint, or removing it at teardown, waits for another process that holds the
+    /// control directory's lock (30 s by default). A NetDev process holds it for a few system calls; one that
+    /// holds it longer is stopped or stuck. Past a second the wait is logged as a warning; past this timeout
+    /// binding fails (the device runs without its endpoint, as when the directory is refused) and the teardown
+    /// goes on without removing the socket file, which the next server of that name takes over.
+    /// </summary>
+    public TimeSpan LockTimeout
+    {
+        get;
+        init => field = Positive(value);
+    } = DirectoryHandle.DefaultLockTimeout;
+
     private static TimeSpan Positive(TimeSpan value, [System.Runtime.CompilerServices.CallerMemberName] string name = "") =>
         value > TimeSpan.Zero && value.TotalMilliseconds <= int.MaxValue
             ? value

@@ -96,17 +96,52 @@ internal sealed class DirectoryHandle : IDisposable
     /// <summary>
     /// Holds the directory's lock (<c>flock</c>, exclusive) until the result is disposed: every NetDev
     /// process binds its sockets and removes stale ones only while it holds it, so nobody binds a name
-    /// between another's look and its removal.
+    /// between another's look and its removal. Each holds it for a few system calls; one that holds it for
+    /// longer is stopped or stuck, so this waits at most <paramref name="timeout"/>, and calls
+    /// <paramref name="slow"/> once when the wait passes <see cref="SlowLockWait"/>, so the wait can be told.
     /// </summary>
-    public Held Lock()
+    /// <exception cref="IOException">Another process held the lock for all of <paramref name="timeout"/>, or it cannot be taken.</exception>
+    public Held Lock(TimeSpan timeout, Action? slow = null)
     {
-        int result;
-        while ((result = Interop.Flock(_handle, Interop.LOCK_EX)) != 0 && Marshal.GetLastPInvokeError() == Errno.EINTR)
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        var told = false;
+        while (true)
         {
+            if (Interop.Flock(_handle, Interop.LOCK_EX | Interop.LOCK_NB) == 0)
+            {
+                return new Held(this);
+            }
+            var errno = Marshal.GetLastPInvokeError();
+            if (errno == Errno.EINTR)
+            {
+                continue;
+            }
+            // EWOULDBLOCK is EAGAIN on Linux: someone else holds the lock.
+            if (errno != Errno.EAGAIN)
+            {
+                throw Failure(Path, "cannot lock", errno);
+            }
+            if (waited.Elapsed >= timeout)
+            {
+                throw new IOException($"cannot lock {Path}: another process held its lock for {timeout.TotalSeconds:0.#} s (a NetDev process stopped or stuck half way)");
+            }
+            if (!told && waited.Elapsed >= SlowLockWait && slow is not null)
+            {
+                told = true;
+                slow();
+            }
+            Thread.Sleep(LockRetryInterval);
         }
-        Check(result, "cannot lock", Path);
-        return new Held(this);
     }
+
+    /// <summary>How long a NetDev process waits for another's hold on the lock unless told otherwise (<see cref="ControlServerOptions.LockTimeout"/>).</summary>
+    internal static readonly TimeSpan DefaultLockTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a wait for the lock is a NetDev process's few system calls; a longer one is told.</summary>
+    internal static readonly TimeSpan SlowLockWait = TimeSpan.FromSeconds(1);
+
+    // Short against a holder's few system calls, long against the cost of a try.
+    private static readonly TimeSpan LockRetryInterval = TimeSpan.FromMilliseconds(5);
 
     /// <summary>Which file <paramref name="name"/> is now (the link itself, not followed), or <see langword="null"/> if there is none.</summary>
     public FileIdentity? Identify(string name)

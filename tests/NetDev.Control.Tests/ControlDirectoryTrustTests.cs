@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Logging.Testing;
 using NetDev.Drivers.Dummy;
 
 namespace NetDev.Control.Tests;
@@ -78,6 +79,39 @@ public sealed class ControlDirectoryTrustTests : ControlTest
             }
             Assert.False(File.Exists(endpoint.Path));
         }
+    }
+
+    [Fact]
+    public void ALockAnotherProcessDoesNotLetGoOfEndsInAClearErrorAndATeardownThatGoesOn()
+    {
+        using var registration = Register("ndtdt0", register: false);
+        var responder = new ControlResponder(registration.Device, () => null);
+        var endpoint = ControlEndpoint.For(RunDir.Path, "ndtdt0", null);
+        var options = new ControlServerOptions { LockTimeout = TimeSpan.FromSeconds(1.5) };
+        var log = new FakeLogger();
+        var listener = ControlListener.Bind(RunDir.Path, endpoint, responder, log, options);
+        // Another open of the directory is another holder to flock, as a second process would be.
+        using var stuck = DirectoryHandle.Open(RunDir.Path);
+        var held = stuck.Lock(options.LockTimeout);
+        try
+        {
+            var bind = Assert.Throws<IOException>(() =>
+                ControlListener.Bind(RunDir.Path, ControlEndpoint.For(RunDir.Path, "ndtdt1", null), responder, log, options));
+            Assert.Contains("held its lock", bind.Message);
+            // Without the lock it may not remove its socket file: it closes and leaves the file to be taken over.
+            listener.Dispose();
+            Assert.True(File.Exists(endpoint.Path));
+            var messages = log.Collector.GetSnapshot().Select(record => record.Message).ToList();
+            Assert.Contains(messages, message => message.Contains("waiting for the lock on", StringComparison.Ordinal));
+            Assert.Contains(messages, message => message.Contains("could not remove", StringComparison.Ordinal));
+        }
+        finally
+        {
+            held.Dispose();
+            listener.Dispose();
+        }
+        using var next = ControlListener.Bind(RunDir.Path, endpoint, responder, NullLogger.Instance, options);
+        AssertServed(endpoint);
     }
 
     private Registration<DummyDriver> Register(string name, bool register = true)

@@ -19,6 +19,7 @@ internal static partial class Interop
     internal const int AT_EMPTY_PATH = 0x1000;
     internal const uint STATX_BASIC = 0x7ff;
     internal const int LOCK_EX = 2;
+    internal const int LOCK_NB = 4;
     internal const int LOCK_UN = 8;
     internal const ushort S_IFMT = 0xf000;
     internal const ushort S_IFDIR = 0x4000;
