@@ -53,6 +53,32 @@ public sealed class PersistentTapTests
     }
 
     [Fact]
+    public void AnAttachedDeviceLeavesTheTapWithoutCarrierWhileACopyOfItsQueuesIsStillOpen()
+    {
+        // A child forked by another thread holds copies of the queues until it calls exec; the TAP's carrier
+        // goes off at Dispose all the same (TUNSETCARRIER), not when the child's copies close.
+        using var ns = new TestNamespace();
+        PersistentTap.Create("ndatt3", new PersistentTapOptions { Queues = 2, NetworkNamespace = ns.Name });
+        var registration = new Registration<RecordingDriver>(new LinuxHost(new LinuxHostOptions { NetworkNamespace = ns.Name, Attach = true }), 2, 2, new RecordingDriver());
+        var copy = -1;
+        try
+        {
+            registration.Device.Name = "ndatt3";
+            registration.Register();
+            registration.Device.BringUp();
+            copy = DescriptorCopy.OfTap("ndatt3");
+            registration.Dispose();
+            Assert.Contains("NO-CARRIER", ns.Link("ndatt3")!.Value.GetProperty("flags").EnumerateArray().Select(flag => flag.GetString()));
+        }
+        finally
+        {
+            registration.Dispose();
+            DescriptorCopy.Close(copy);
+            PersistentTap.Delete("ndatt3", ns.Name);
+        }
+    }
+
+    [Fact]
     public void AttachingIsRefusedInOneSentenceWhenTheTapIsMissingOrMadeForOtherQueues()
     {
         using var ns = new TestNamespace();

@@ -1,8 +1,6 @@
-using System.Runtime.InteropServices;
-
 namespace NetDev.Linux.Tests;
 
-public sealed partial class RegistrationTests
+public sealed class RegistrationTests
 {
     [Fact]
     public void RegisteredInterfaceHasTheRequestedNameMacMtuAndFlagsInTheKernel()
@@ -84,48 +82,16 @@ public sealed partial class RegistrationTests
         {
             registration.Device.Name = "ndheld0";
             registration.Register();
-            copy = Dup(TapDescriptorOf("ndheld0"));
-            Assert.True(copy >= 0, $"dup failed: errno {Marshal.GetLastPInvokeError()}");
+            copy = DescriptorCopy.OfTap("ndheld0");
             registration.Dispose();
             Assert.Null(ns.Link("ndheld0"));
         }
         finally
         {
             registration.Dispose();
-            if (copy >= 0)
-            {
-                Close(copy);
-            }
+            DescriptorCopy.Close(copy);
         }
     }
-
-    /// <summary>This process's descriptor attached to TAP <paramref name="name"/> (the kernel's fdinfo names it).</summary>
-    private static int TapDescriptorOf(string name)
-    {
-        foreach (var info in Directory.EnumerateFiles("/proc/self/fdinfo"))
-        {
-            string text;
-            try
-            {
-                text = File.ReadAllText(info);
-            }
-            catch (IOException)
-            {
-                continue;
-            }
-            if (text.Contains($"iff:\t{name}\n", StringComparison.Ordinal))
-            {
-                return int.Parse(Path.GetFileName(info));
-            }
-        }
-        throw new Xunit.Sdk.XunitException($"no descriptor of this process is attached to {name}");
-    }
-
-    [LibraryImport("libc", EntryPoint = "dup", SetLastError = true)]
-    private static partial int Dup(int fd);
-
-    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
-    private static partial int Close(int fd);
 
     [Fact]
     public void RegisteringTwiceIsAnError()

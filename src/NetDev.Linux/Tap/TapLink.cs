@@ -10,7 +10,7 @@ namespace NetDev.Linux.Tap;
 /// socket for configuration and a monitor for changes made by others.
 /// </summary>
 /// <remarks><b>Invariants.</b> The TAP descriptors stay open until <see cref="Dispose"/>, which deletes the
-/// interface it created (RTM_DELLINK) and then closes them; closing the last one removes the interface too
+/// interface it created (RTM_DELLINK), or turns an attached TAP's carrier off, and then closes them; closing the last one removes the interface too
 /// (the kernel does it, also if the process dies). A frame source holds its own
 /// reference on its descriptor, so the framework ends the queues' threads first, but a late read finds the
 /// descriptor still valid. Requests name the interface by its index, so they reach it after a rename;
@@ -355,6 +355,22 @@ internal sealed partial class TapLink : IHostLink
         }
     }
 
+    /// <summary>
+    /// Turns the carrier of the user's TAP off before its queues close. Closing the last queue does that too,
+    /// but, as for <see cref="DeleteOwnInterface"/>, only once a forked child's copies are closed as well.
+    /// </summary>
+    private void LeaveAttachedTapWithoutCarrier()
+    {
+        try
+        {
+            SetCarrier(false);
+        }
+        catch (NetDevException)
+        {
+            // The TAP is gone or refuses (a kernel without TUNSETCARRIER): closing the queues is left.
+        }
+    }
+
     /// <summary>Why the system did not take a frame, from the errno of its write.</summary>
     internal static DropReason WriteFailure(int errno) => errno switch
     {
@@ -373,7 +389,11 @@ internal sealed partial class TapLink : IHostLink
         lock (_netlinkLock)
         {
             _monitor.Dispose();
-            if (!_attached)
+            if (_attached)
+            {
+                LeaveAttachedTapWithoutCarrier();
+            }
+            else
             {
                 DeleteOwnInterface();
             }
