@@ -57,6 +57,40 @@ public sealed class FlowControlTests
     }
 
     [Fact]
+    public void AWakeHandsOverEveryWaitingFrameNotOnlyOneRoundsWorth()
+    {
+        var host = new TestHost();
+        var driver = new ScriptedDriver();
+        var stoppedOnce = false;
+        driver.OnStartXmit = (device, skb) =>
+        {
+            device.CountTx(skb);
+            skb.Consume();
+            if (!stoppedOnce)
+            {
+                stoppedOnce = true;
+                device.StopQueue(0);
+            }
+            return TxResult.Ok;
+        };
+        using var registration = new Registration<ScriptedDriver>(host, 1, 1, driver);
+        var link = host.Register(registration);
+        registration.Device.BringUp();
+        var frames = Frames.Numbered(301);   // more than a few rounds' budget wait behind the stopped queue
+        foreach (var frame in frames)
+        {
+            link.InjectTransmit(frame);
+        }
+        Assert.Equal(300, link.GetKernelQueueStats(0).Length);
+
+        registration.Device.WakeQueue(0);
+
+        Assert.Equal(0, link.GetKernelQueueStats(0).Length);
+        Assert.Equal(frames, driver.Frames.Select(f => f.Data));
+        Assert.Equal(301, registration.Device.GetStats().TxPackets);
+    }
+
+    [Fact]
     public void FramesThatWaitedTogetherAreHandedOverSayingWhetherAnotherFollows()
     {
         var host = new TestHost();

@@ -27,6 +27,51 @@ public sealed class ThreadedModeTests
     }
 
     [Fact]
+    public void PumpWaitsForEveryFrameSentBeforeEvenWhenTheQueueThreadFellBehind()
+    {
+        var host = new TestHost(new TestHostOptions { Threaded = true });
+        var driver = new ScriptedDriver();
+        using var inDriver = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        driver.OnStartXmit = (device, skb) =>
+        {
+            device.CountTx(skb);
+            skb.Consume();
+            if (!inDriver.IsSet)
+            {
+                inDriver.Set();
+                release.Wait(TimeSpan.FromSeconds(20), TestContext.Current.CancellationToken);   // the queue's thread is held up in the first frame
+            }
+            else
+            {
+                Thread.Sleep(1);   // a slow driver: frames still wait when a Pump that stopped early would return
+            }
+            return TxResult.Ok;
+        };
+        using var registration = new Registration<ScriptedDriver>(host, 1, 1, driver);
+        var link = host.Register(registration);
+        registration.Device.BringUp();
+        var frames = Frames.Numbered(301);
+        link.InjectTransmit(frames[0]);
+        Assert.True(inDriver.Wait(TimeSpan.FromSeconds(20), TestContext.Current.CancellationToken));
+        foreach (var frame in frames.Skip(1))
+        {
+            link.InjectTransmit(frame);   // they wait in the kernel queue, several rounds' budget of them
+        }
+
+        var pump = new Thread(link.Pump);
+        pump.Start();
+        // Let Pump's request reach the queue before the thread goes on; if it comes later, the thread has
+        // drained the queue by itself and the test checks less, but cannot fail for it.
+        Thread.Sleep(100);
+        release.Set();
+        Assert.True(pump.Join(TimeSpan.FromSeconds(20)));
+
+        Assert.Equal(301, registration.Device.GetStats().TxPackets);
+        Assert.Equal(frames, driver.Frames.Select(f => f.Data));
+    }
+
+    [Fact]
     public void AQueueWokenFromAnotherThreadIsServedByItsOwnThread()
     {
         var host = new TestHost(new TestHostOptions { Threaded = true });

@@ -35,8 +35,9 @@ public sealed class TransmitQueueHandle
     public bool IsAcceptingFrames => _engine.IsAccepting;
 
     /// <summary>
-    /// Serves the queue now, the frame the driver refused offered again first, and returns once that round is
-    /// done: on the calling thread for an inline source, otherwise on the queue's thread, waited for.
+    /// Serves the queue now, the frame the driver refused offered again first, and returns once the frames the
+    /// source has were handed over while the queue takes them (at most a full <see cref="NetDevice.TxQueueLength"/>):
+    /// on the calling thread for an inline source, otherwise on the queue's thread, waited for.
     /// </summary>
     public void Pump() => _engine.Pump();
 

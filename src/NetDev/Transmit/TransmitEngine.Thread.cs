@@ -231,7 +231,12 @@ internal sealed partial class TransmitEngine
                     while (Interlocked.Exchange(ref _serveRequested, 0) == 1 && !_stopping)
                     {
                         RunRequests();
-                        Round();
+                        if (Round())
+                        {
+                            // The budget ran out with frames possibly waiting: nobody else will come for them
+                            // (the Linux thread's next round does the same).
+                            Volatile.Write(ref _serveRequested, 1);
+                        }
                     }
                     inline.Schedule(NextDelay());
                 }
@@ -251,8 +256,10 @@ internal sealed partial class TransmitEngine
     }
 
     /// <summary>
-    /// Serves the queue now, the refused frame offered again first, and returns once that round is done
-    /// (NetDev.Testing's <c>Pump</c>).
+    /// Serves the queue now, the refused frame offered again first, and returns once the frames waiting in
+    /// the source have been handed over while the queue takes them (NetDev.Testing's <c>Pump</c>). Rounds
+    /// go on at most for a full system queue (<see cref="NetDevice.TxQueueLength"/> frames), so that a
+    /// sender that never stops cannot keep the caller waiting.
     /// </summary>
     internal void Pump()
     {
@@ -268,9 +275,9 @@ internal sealed partial class TransmitEngine
         Volatile.Write(ref _wakeRequested, 1);
         _ = Run(() =>
         {
-            if (!_stopping)
+            var rounds = _device.TxQueueLength / RoundBudget + 2;
+            while (!_stopping && Round() && --rounds > 0)
             {
-                Round();
             }
         });
     }

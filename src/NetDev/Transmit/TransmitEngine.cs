@@ -114,7 +114,8 @@ internal sealed partial class TransmitEngine
     }
 
     /// <summary>One round: watchdog, retry if asked or due, then new frames. Caller serves the queue.</summary>
-    private void Round()
+    /// <returns>Whether the round spent its whole budget, so that frames may still wait in the source.</returns>
+    private bool Round()
     {
         CheckWatchdog();
         // A plain read first: the packet path pays no atomic when nobody woke the queue. A wake that lands
@@ -128,8 +129,9 @@ internal sealed partial class TransmitEngine
         {
             RetryPending();
         }
-        HandOver();
+        var spent = HandOver();
         ShrinkPools();
+        return spent;
     }
 
     /// <summary>
@@ -137,18 +139,23 @@ internal sealed partial class TransmitEngine
     /// While the device is down, frames the source still has (read before it went down, or left in the
     /// system's queue) are stale: they are taken and dropped as <see cref="DropReason.DeviceDown"/>.
     /// </summary>
-    private void HandOver()
+    /// <returns>Whether the whole budget was handed over (the source may have more).</returns>
+    private bool HandOver()
     {
         var source = _source!;
-        for (var i = 0; i < RoundBudget && (IsAccepting || !_enabled) && !_sourceFailed; i++)
+        for (var i = 0; i < RoundBudget; i++)
         {
+            if (!(IsAccepting || !_enabled) || _sourceFailed)
+            {
+                return false;
+            }
             SkBuff skb;
             bool more;
             try
             {
                 if (!source.TryRead(out skb, out more))
                 {
-                    return;
+                    return false;
                 }
             }
             catch (NetDevException error)
@@ -156,7 +163,7 @@ internal sealed partial class TransmitEngine
                 // The host can no longer give this queue frames (its interface is gone): the device is degraded.
                 _sourceFailed = true;
                 _device.Degrade(error);
-                return;
+                return false;
             }
             if (_device.Captures is { } captures)
             {
@@ -167,6 +174,7 @@ internal sealed partial class TransmitEngine
             // The last frame of a round goes without "more": the round may end with control work in between.
             Dispatch(skb, more && i < RoundBudget - 1);
         }
+        return true;
     }
 
     /// <summary>Offers one frame to the driver; a frame the driver refuses, or that arrives at a stopped queue, waits.</summary>
