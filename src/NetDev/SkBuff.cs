@@ -129,10 +129,31 @@ public readonly struct SkBuff : IEquatable<SkBuff>
     public long SoftwareTxTimestamp => Live().TxTimestamp;
 
     /// <summary>
-    /// Records the software transmit time (<c>skb_tx_timestamp</c>). A driver calls it as late as
-    /// possible before the frame leaves, so the time is as close to the wire as software can get.
+    /// Whether someone wants this frame's software transmit time (the kernel's <c>SKBTX_SW_TSTAMP</c>,
+    /// which a socket sets with <c>SO_TIMESTAMPING</c>): only then does <see cref="TxTimestamp"/> read the
+    /// clock. False in a freshly rented buffer. A TAP does not pass the sending socket's request on, so frames
+    /// the Linux host reads never carry it; a driver or test that wants the time sets it.
     /// </summary>
-    public void TxTimestamp() => Live().TxTimestamp = Stopwatch.GetTimestamp();
+    public bool TxTimestampRequested
+    {
+        get => Live().TxTimestampRequested;
+        set => Live().TxTimestampRequested = value;
+    }
+
+    /// <summary>
+    /// Records the software transmit time (<c>skb_tx_timestamp</c>) if <see cref="TxTimestampRequested"/>;
+    /// otherwise, as in the kernel, it does nothing, so a driver may call it on every frame at no cost. A
+    /// driver calls it as late as possible before the frame leaves, so the time is as close to the wire as
+    /// software can get.
+    /// </summary>
+    public void TxTimestamp()
+    {
+        var slot = Live();
+        if (slot.TxTimestampRequested)
+        {
+            slot.TxTimestamp = Stopwatch.GetTimestamp();
+        }
+    }
 
     /// <summary>
     /// Makes <paramref name="length"/> bytes of headroom in an empty buffer (<c>skb_reserve</c>).
@@ -316,6 +337,7 @@ internal sealed class SkBuffSlot(SkBuffPool pool, byte[] memory)
     public ushort Protocol;
     public int QueueIndex;
     public long TxTimestamp;
+    public bool TxTimestampRequested;
     public SkBuffOffload Offload;
     public ReleaseKind LastRelease;
     public DropReason LastDropReason;

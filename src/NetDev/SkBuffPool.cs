@@ -252,6 +252,7 @@ public sealed class SkBuffPool
         slot.Protocol = 0;
         slot.QueueIndex = 0;
         slot.TxTimestamp = 0;
+        slot.TxTimestampRequested = false;
         slot.Offload = default;
         slot.Live = true;
         slot.AllocationStack = CaptureAllocationStacks ? new StackTrace(1, fNeedFileInfo: true).ToString() : null;

@@ -141,6 +141,8 @@ public static class GsoSegmenter
         copy.Put(length);
         copy.Protocol = original.Protocol;
         copy.QueueIndex = original.QueueIndex;
+        // Each segment leaves on its own, so each carries the sender's wish for a transmit time.
+        copy.TxTimestampRequested = original.TxTimestampRequested;
         return copy;
     }
 }

@@ -101,6 +101,7 @@ public sealed class GsoSegmenterProperties
         var skb = Load(gso, gso.Build(), pool);
         skb.Protocol = 0x0800;
         skb.QueueIndex = 3;
+        skb.TxTimestampRequested = true;
         var sink = new CollectingSink();
 
         Assert.Equal(OffloadResult.Done, GsoSegmenter.Segment(skb, pool, sink));
@@ -111,6 +112,7 @@ public sealed class GsoSegmenterProperties
         {
             Assert.Equal((ushort)0x0800, segment.Protocol);
             Assert.Equal(3, segment.QueueIndex);
+            Assert.True(segment.TxTimestampRequested);
             Assert.True(segment.Offload.IsNone);
             Assert.Equal(pool.Headroom, segment.Headroom);
         });

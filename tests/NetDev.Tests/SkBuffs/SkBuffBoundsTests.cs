@@ -179,9 +179,36 @@ public sealed class SkBuffBoundsTests
     }
 
     [Fact]
-    public void TxTimestampRecordsTheMonotonicClock()
+    public void TxTimestampReadsNoClockUnlessSomeoneAskedForIt()
     {
         var skb = _pool.Rent();
+        Assert.False(skb.TxTimestampRequested);
+        skb.TxTimestamp();
+
+        Assert.Equal(0, skb.SoftwareTxTimestamp);
+        skb.Consume();
+    }
+
+    [Fact]
+    public void ARentedAgainBufferHasNoTimestampRequest()
+    {
+        var pool = new SkBuffPool(BufferSize, PoolHeadroom);
+        var first = pool.Rent();
+        first.TxTimestampRequested = true;
+        first.Consume();
+
+        var second = pool.Rent();
+        Assert.False(second.TxTimestampRequested);
+        second.TxTimestamp();
+        Assert.Equal(0, second.SoftwareTxTimestamp);
+        second.Consume();
+    }
+
+    [Fact]
+    public void TxTimestampRecordsTheMonotonicClockWhenRequested()
+    {
+        var skb = _pool.Rent();
+        skb.TxTimestampRequested = true;
         var before = Stopwatch.GetTimestamp();
         skb.TxTimestamp();
         var after = Stopwatch.GetTimestamp();

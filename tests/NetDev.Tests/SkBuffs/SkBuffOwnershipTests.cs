@@ -18,6 +18,8 @@ public sealed class SkBuffOwnershipTests
         ["QueueIndex set"] = skb => skb.QueueIndex = 1,
         ["SoftwareTxTimestamp"] = skb => _ = skb.SoftwareTxTimestamp,
         ["TxTimestamp"] = skb => skb.TxTimestamp(),
+        ["TxTimestampRequested get"] = skb => _ = skb.TxTimestampRequested,
+        ["TxTimestampRequested set"] = skb => skb.TxTimestampRequested = true,
         ["Reserve"] = skb => skb.Reserve(1),
         ["Push"] = skb => skb.Push(1),
         ["Pull"] = skb => skb.Pull(0),
