@@ -99,7 +99,7 @@ public sealed class DummyDriverTests
     }
 
     [Fact]
-    public void StartXmitStampsTheTransmitTimeBeforeReleasingTheFrame()
+    public void StartXmitStampsTheTransmitTimeBeforeReleasingTheFrameWhenItWasAskedFor()
     {
         var host = new TestHost();
         using var registration = DummyDriver.CreateRegistration(host);
@@ -112,6 +112,8 @@ public sealed class DummyDriverTests
         // The storage outlives the handle: after the release it still holds what the driver wrote into it.
         var storage = skb.Slot!;
         Assert.Equal(0, storage.TxTimestamp);
+        // As a socket's SO_TIMESTAMPING asks the kernel; without it the dummy reads no clock (below).
+        skb.TxTimestampRequested = true;
 
         var before = Stopwatch.GetTimestamp();
         link.RunOnQueue(0, () => queue.Engine.Dispatch(skb, more: false));
@@ -120,7 +122,14 @@ public sealed class DummyDriverTests
         Assert.False(skb.IsLive);
         Assert.Equal(ReleaseKind.Consume, storage.LastRelease);
         Assert.InRange(storage.TxTimestamp, before, after);
-        Assert.Equal(1, registration.Device.GetStats().TxPackets);
+
+        var unasked = queue.TxPool.Rent();
+        frame.CopyTo(unasked.Put(frame.Length));
+        var unaskedStorage = unasked.Slot!;
+        link.RunOnQueue(0, () => queue.Engine.Dispatch(unasked, more: false));
+        Assert.Equal(ReleaseKind.Consume, unaskedStorage.LastRelease);
+        Assert.Equal(0, unaskedStorage.TxTimestamp);
+        Assert.Equal(2, registration.Device.GetStats().TxPackets);
         link.AssertNoErrors();
     }
 
