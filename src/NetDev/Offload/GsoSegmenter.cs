@@ -36,7 +36,7 @@ public static class GsoSegmenter
 
     /// <summary>
     /// Cuts <paramref name="skb"/> into wire-size frames rented from <paramref name="pool"/> (its headroom
-    /// kept in front of each, the <see cref="SkBuff.Protocol"/> and <see cref="SkBuff.QueueIndex"/> copied,
+    /// kept in front of each, the <see cref="SkBuff.Protocol"/>, <see cref="SkBuff.QueueIndex"/> and <see cref="SkBuff.TxTimestampRequested"/> copied,
     /// no offload left), and hands each to <paramref name="sink"/> in order as soon as it is made.
     /// </summary>
     /// <param name="skb">The frame to cut; borrowed and not changed.</param>
